@@ -1,0 +1,3 @@
+from salespilot.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The engine: the one application object the faces use."""

@@ -1,0 +1,213 @@
+"""One import: read a file, map it, validate it, and land it in the store whole or not at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from salespilot.errors import InternalError, MappingError, ParameterError, did_you_mean
+from salespilot.ingest.convert import Converter
+from salespilot.ingest.mapping import ColumnSpec, Mapping, MappingOptions, guess_table, load_mapping, resolve
+from salespilot.ingest.readers import ReadOptions, open_source
+from salespilot.model import TABLES
+from salespilot.safe_csv import write_csv
+from salespilot.store import loader as store_loader
+from salespilot.store.connection import Store
+from salespilot.store.settings import get_setting
+
+REJECTS_SHOWN = 100
+
+
+@dataclass
+class ImportResult:
+    import_id: int
+    table: str
+    file: str
+    mapping: str
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    warnings: int
+    stage_changes: int
+    ignored_columns: list[str]
+    rejects: list[dict[str, Any]] = field(default_factory=list)  # first REJECTS_SHOWN problems
+    rejects_file: str | None = None
+    warning_summary: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "import_id": self.import_id,
+            "table": self.table,
+            "file": self.file,
+            "mapping": self.mapping,
+            "rows_read": self.rows_read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "warnings": self.warnings,
+            "stage_changes": self.stage_changes,
+            "ignored_columns": self.ignored_columns,
+            "rejects": self.rejects,
+            "rejects_file": self.rejects_file,
+            "warning_summary": self.warning_summary,
+        }
+
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    table: str | None = None,
+    mapping: str | Path | Mapping | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> ImportResult:
+    file = Path(path)
+    mapping_obj = mapping if isinstance(mapping, Mapping) or mapping is None else load_mapping(mapping)
+    opts = mapping_obj.options if mapping_obj is not None else None
+    read_options = ReadOptions(
+        format=opts.format if opts else None,
+        delimiter=opts.delimiter if opts else None,
+        encoding=opts.encoding if opts else None,
+        sheet=opts.sheet if opts else None,
+        skip_rows=opts.skip_rows if opts else 0,
+    )
+    source = open_source(file, read_options)
+    table_name = _choose_table(table, mapping_obj, file, source.columns)
+    canonical = TABLES[table_name]
+    specs = resolve(mapping_obj, canonical, source.columns, str(file))
+    for key in canonical.key:  # a key column with a default (targets.scope) is always given
+        column = canonical.column(key)
+        if key not in specs and column.default is not None:
+            specs[key] = ColumnSpec(key, constant=column.default)
+    used = {s.source for s in specs.values() if s.source is not None}
+    ignored = [c for c in source.columns if c not in used]
+    converter = Converter(
+        canonical,
+        specs,
+        opts if opts is not None else MappingOptions(),
+        get_setting(store, "timezone"),
+        str(file),
+    )
+    defaults = {c.name: c.default for c in canonical.columns if c.default is not None}
+    started = now or _utcnow()
+    digest = _sha256(file)
+    mapping_label = mapping_obj.origin if mapping_obj is not None else "automatic"
+
+    with store.transaction():
+        import_id = store_loader.next_import_id(store)
+        store_loader.prepare_warnings(store)
+        load = store_loader.Loader(store, canonical, converter.output_columns)
+        rows_read = 0
+        callback = None if progress is None else (lambda done: progress(done, source.size_bytes))
+        for batch in source.batches(callback):
+            rows_read += batch.table.num_rows
+            converted = converter.convert(batch)
+            load.add_rows(converted.rows)
+            load.add_problems(converted.problems)
+        if source.issues:
+            rows_read += len(source.issues)
+            load.add_problems(
+                pa.table(
+                    {
+                        "row": pa.array([i.row for i in source.issues], pa.int64()),
+                        "column": pa.nulls(len(source.issues), pa.string()),
+                        "value": pa.array([i.text for i in source.issues], pa.string()),
+                        "reason": pa.array([i.reason for i in source.issues], pa.string()),
+                    }
+                )
+            )
+        counts = load.finish(import_id, started, defaults)
+        total = counts.inserted + counts.updated + counts.unchanged + counts.rejected
+        if total != rows_read:
+            raise InternalError(
+                f"import of {file} does not add up: read {rows_read} rows but inserted {counts.inserted} + "
+                f"updated {counts.updated} + unchanged {counts.unchanged} + rejected {counts.rejected} = {total}; "
+                "nothing was written"
+            )
+        record = store_loader.record_import
+        record(store, import_id, table_name, str(file), digest, mapping_label, started, _utcnow(), rows_read, counts)
+        shown = store.fetchall(
+            "SELECT row_number, column_name, value, reason FROM import_rejects WHERE import_id = ? "
+            "ORDER BY row_number NULLS LAST LIMIT ?",
+            [import_id, REJECTS_SHOWN],
+        )
+        warning_summary = store.fetchall(
+            "SELECT column_name, reason, count(*) AS n, min(value) AS example FROM import_warnings "
+            "WHERE import_id = ? GROUP BY column_name, reason ORDER BY n DESC",
+            [import_id],
+        )
+
+    result = ImportResult(
+        import_id=import_id,
+        table=table_name,
+        file=str(file),
+        mapping=mapping_label,
+        rows_read=rows_read,
+        inserted=counts.inserted,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        rejected=counts.rejected,
+        warnings=counts.warnings,
+        stage_changes=counts.stage_changes,
+        ignored_columns=ignored,
+        rejects=[{"row": r, "column": c, "value": v, "reason": why} for r, c, v, why in shown],
+        warning_summary=[{"column": c, "reason": why, "rows": n, "example": ex} for c, why, n, ex in warning_summary],
+    )
+    if counts.rejected:
+        result.rejects_file = str(write_rejects_csv(store, import_id, table_name))
+    return result
+
+
+def rejects_path(store: Store, import_id: int, table: str) -> Path:
+    return store.path.parent / f"{store.path.stem}-rejects" / f"{import_id:04d}-{table}.csv"
+
+
+def write_rejects_csv(store: Store, import_id: int, table: str) -> Path:
+    rows = store.fetchall(
+        "SELECT file, row_number, column_name, value, reason FROM import_rejects WHERE import_id = ? "
+        "ORDER BY row_number NULLS LAST",
+        [import_id],
+    )
+    path = rejects_path(store, import_id, table)
+    write_csv(path, ["file", "row", "column", "value", "reason"], rows)
+    return path
+
+
+def _choose_table(table: str | None, mapping: Mapping | None, file: Path, columns: list[str]) -> str:
+    if table is not None and table not in TABLES:
+        raise ParameterError(
+            f'--table "{table}" is not a canonical table.{did_you_mean(table, TABLES)} Tables: {", ".join(TABLES)}.'
+        )
+    if table is not None and mapping is not None and mapping.table is not None and mapping.table != table:
+        raise MappingError(f"--table {table} contradicts mapping {mapping.origin}, which is for table {mapping.table}.")
+    chosen = table or (mapping.table if mapping is not None else None) or guess_table(file.name, columns)
+    if chosen is None:
+        raise ParameterError(
+            f"Cannot tell which table {file} is for (its name and columns do not say). Pass --table, one of: "
+            f"{', '.join(TABLES)}, or a mapping file with 'table:'."
+        )
+    return chosen
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

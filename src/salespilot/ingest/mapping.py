@@ -1,0 +1,267 @@
+"""Mapping files: which source column feeds which canonical column, and how.
+
+A mapping is YAML::
+
+    table: opportunities
+    options: {delimiter: ";", encoding: cp1252, date_format: "%d/%m/%Y", decimal: ",",
+              thousands: " ", sheet: Deals, skip_rows: 0}
+    columns:
+      opportunity_id: Deal ID                       # a source column
+      outcome: {column: Stage, values: {Won: won, Lost: lost, Open: open}}
+      currency: {value: EUR}                        # a constant
+      lead_id: {row_number: true}                   # the row number, for sources with no id
+
+Built-in presets (``ingest/presets/*.yaml``) are used by name: ``--mapping hubspot-deals``.
+Without a mapping, source columns whose names match canonical names (case, spaces, dashes and
+underscores ignored) are used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from salespilot.errors import MappingError, did_you_mean
+from salespilot.model import TABLES, Table
+
+_OPTION_KEYS = ("delimiter", "encoding", "date_format", "decimal", "thousands", "sheet", "skip_rows", "format")
+_TOP_KEYS = ("table", "options", "columns", "description")
+
+
+def normalize_name(name: str) -> str:
+    """Column names compare with case, spaces, dashes and dots ignored: 'Lead ID' == 'lead_id'."""
+    return re.sub(r"[\s\-_.]+", "_", name.strip().lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    canonical: str
+    source: str | None = None
+    values: dict[str, str] | None = None
+    constant: str | None = None
+    row_number: bool = False
+
+    def describe(self) -> str:
+        if self.constant is not None:
+            return f"the constant {self.constant!r}"
+        if self.row_number:
+            return "the row number"
+        return f"source column {self.source!r}"
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    delimiter: str | None = None
+    encoding: str | None = None
+    date_format: str | None = None
+    decimal: str = "."
+    thousands: str | None = None
+    sheet: str | int | None = None
+    skip_rows: int = 0
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    origin: str  # a path, "preset NAME" or "automatic"
+    table: str | None = None
+    columns: dict[str, ColumnSpec] = field(default_factory=dict)
+    options: MappingOptions = field(default_factory=MappingOptions)
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("salespilot.ingest") / "presets"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_mapping(ref: str | Path) -> Mapping:
+    """Load a mapping from a YAML path or a preset name."""
+    path = Path(ref)
+    if path.suffix.lower() in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise MappingError(f"Mapping file {path} does not exist.")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MappingError(f"Mapping file {path} cannot be read as UTF-8 text: {exc}.") from None
+        return parse_mapping(text, origin=str(path))
+    names = preset_names()
+    if str(ref) in names:
+        folder = resources.files("salespilot.ingest") / "presets"
+        text = (folder / f"{ref}.yaml").read_text(encoding="utf-8")
+        return parse_mapping(text, origin=f"preset {ref}")
+    raise MappingError(
+        f'Mapping "{ref}" is neither a mapping file nor a preset.{did_you_mean(str(ref), names)} '
+        f"Presets: {', '.join(names)}."
+    )
+
+
+def parse_mapping(text: str, origin: str) -> Mapping:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise MappingError(f"Mapping {origin} is not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+    if not isinstance(data, dict):
+        raise MappingError(f"Mapping {origin} must be a YAML mapping with keys {', '.join(_TOP_KEYS)}.")
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise MappingError(
+                f'Mapping {origin}: unknown key "{key}".{did_you_mean(str(key), _TOP_KEYS)} '
+                f"Expected keys: {', '.join(_TOP_KEYS)}."
+            )
+    table_name = data.get("table")
+    table: Table | None = None
+    if table_name is not None:
+        table = _table(str(table_name), origin)
+    options = _options(data.get("options") or {}, origin)
+    raw_columns = data.get("columns") or {}
+    if not isinstance(raw_columns, dict):
+        raise MappingError(f"Mapping {origin}: 'columns' must map canonical column names to sources.")
+    columns: dict[str, ColumnSpec] = {}
+    for canonical, spec in raw_columns.items():
+        name = str(canonical)
+        if table is not None and name not in table.column_map:
+            raise MappingError(
+                f'Mapping {origin}: "{name}" is not a column of table {table.name}.'
+                f"{did_you_mean(name, table.column_names)} Columns: {', '.join(table.column_names)}."
+            )
+        columns[name] = _spec(name, spec, origin)
+    return Mapping(origin=origin, table=table.name if table else None, columns=columns, options=options)
+
+
+def _table(name: str, origin: str) -> Table:
+    if name not in TABLES:
+        raise MappingError(
+            f'Mapping {origin}: "{name}" is not a table.{did_you_mean(name, TABLES)} Tables: {", ".join(TABLES)}.'
+        )
+    return TABLES[name]
+
+
+def _options(raw: Any, origin: str) -> MappingOptions:
+    if not isinstance(raw, dict):
+        raise MappingError(f"Mapping {origin}: 'options' must be a mapping of {', '.join(_OPTION_KEYS)}.")
+    for key in raw:
+        if key not in _OPTION_KEYS:
+            raise MappingError(
+                f'Mapping {origin}: unknown option "{key}".{did_you_mean(str(key), _OPTION_KEYS)} '
+                f"Options: {', '.join(_OPTION_KEYS)}."
+            )
+    decimal = str(raw.get("decimal", "."))
+    if decimal not in (".", ","):
+        raise MappingError(f'Mapping {origin}: option decimal must be "." or ",", not "{decimal}".')
+    skip = raw.get("skip_rows", 0)
+    if not isinstance(skip, int) or skip < 0:
+        raise MappingError(f"Mapping {origin}: option skip_rows must be a whole number >= 0, not {skip!r}.")
+    delimiter = raw.get("delimiter")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise MappingError(f"Mapping {origin}: option delimiter must be one character, not {delimiter!r}.")
+    thousands = raw.get("thousands")
+    if thousands is not None and str(thousands) == decimal:
+        raise MappingError(f"Mapping {origin}: options thousands and decimal cannot both be {decimal!r}.")
+    sheet = raw.get("sheet")
+    return MappingOptions(
+        delimiter=delimiter,
+        encoding=None if raw.get("encoding") is None else str(raw["encoding"]),
+        date_format=None if raw.get("date_format") is None else str(raw["date_format"]),
+        decimal=decimal,
+        thousands=None if thousands is None else str(thousands),
+        sheet=sheet if isinstance(sheet, int) or sheet is None else str(sheet),
+        skip_rows=skip,
+        format=None if raw.get("format") is None else str(raw["format"]).lower(),
+    )
+
+
+def _spec(name: str, spec: Any, origin: str) -> ColumnSpec:
+    if isinstance(spec, str | int | float) and not isinstance(spec, bool):
+        return ColumnSpec(name, source=str(spec))
+    if isinstance(spec, dict):
+        keys = set(spec)
+        if keys <= {"column", "values"} and "column" in keys:
+            values = spec.get("values") or {}
+            if not isinstance(values, dict):
+                raise MappingError(f"Mapping {origin}: {name}.values must map source values to canonical values.")
+            return ColumnSpec(
+                name,
+                source=str(spec["column"]),
+                values={_text(k): _text(v) for k, v in values.items()},
+            )
+        if keys == {"value"}:
+            return ColumnSpec(name, constant=_text(spec["value"]))
+        if keys == {"row_number"} and spec["row_number"] is True:
+            return ColumnSpec(name, row_number=True)
+    raise MappingError(
+        f"Mapping {origin}: the source of {name} must be a column name, {{column: NAME, values: {{...}}}}, "
+        f"{{value: CONSTANT}} or {{row_number: true}}; got {spec!r}."
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def guess_table(file_name: str, source_columns: list[str]) -> str | None:
+    """The table a file is for, from its name ('Leads_2017.csv') or its key column."""
+    stem = normalize_name(Path(file_name).stem)
+    for name in TABLES:
+        singular = name[:-1] if name.endswith("s") else name
+        if stem == name or stem.startswith((name + "_", singular + "_")) or stem in (singular,):
+            return name
+    present = {normalize_name(c) for c in source_columns}
+    candidates = [t.name for t in TABLES.values() if not t.natural_key and t.key[0] in present]
+    if len(candidates) == 1:
+        return candidates[0]
+    if "opportunity_id" in candidates and "stage" in present:
+        return "opportunities"
+    return None
+
+
+def resolve(mapping: Mapping | None, table: Table, source_columns: list[str], file: str) -> dict[str, ColumnSpec]:
+    """The column specs to use for ``table``, checked against the file's columns."""
+    by_norm = {normalize_name(c): c for c in source_columns}
+    if mapping is None or not mapping.columns:
+        specs = {
+            c.name: ColumnSpec(c.name, source=by_norm[normalize_name(c.name)])
+            for c in table.columns
+            if normalize_name(c.name) in by_norm
+        }
+        origin = "the automatic mapping (source columns named like canonical ones)"
+    else:
+        specs = dict(mapping.columns)
+        origin = f"mapping {mapping.origin}"
+        for name, spec in specs.items():
+            if name not in table.column_map:
+                raise MappingError(
+                    f'{origin}: "{name}" is not a column of table {table.name}.'
+                    f"{did_you_mean(name, table.column_names)} Columns: {', '.join(table.column_names)}."
+                )
+            if spec.source is not None and spec.source not in source_columns:
+                alt = by_norm.get(normalize_name(spec.source))
+                if alt is not None:
+                    specs[name] = ColumnSpec(name, source=alt, values=spec.values)
+                    continue
+                raise MappingError(
+                    f'{origin}: column "{spec.source}" (for {table.name}.{name}) is not in file {file}.'
+                    f"{did_you_mean(spec.source, source_columns)} The file's columns are: "
+                    f"{', '.join(source_columns)}."
+                )
+    missing = [c for c in table.required if c not in specs]
+    if missing:
+        shown = ", ".join(source_columns[:15]) + (" ..." if len(source_columns) > 15 else "")
+        hint = ""
+        if len(source_columns) == 1 and any(sep in source_columns[0] for sep in ";,\t|"):
+            hint = " The file seems to have a single column: is the delimiter right (options.delimiter)?"
+        raise MappingError(
+            f"File {file} has no column for {', '.join(missing)}, required for table {table.name} "
+            f"(using {origin}). The file's columns are: {shown}.{hint} Map them in a mapping file, "
+            f"e.g. 'columns: {{{missing[0]}: YOUR_COLUMN}}', and pass it with --mapping."
+        )
+    return specs
