@@ -113,6 +113,10 @@ class Converter:
                 flag(pc.less_equal(value, 0), label, raw, f"{name} must be greater than 0")
             typed[name] = value
 
+        if self.table.name == "opportunities" and "outcome" in typed and "closed_at" in typed:
+            # An open deal has not closed: a close date on it (CRMs export the expected one) is dropped.
+            is_open = pc.fill_null(pc.equal(typed["outcome"], "open"), False)
+            typed["closed_at"] = pc.if_else(is_open, pa.nulls(n, pa.timestamp("us")), typed["closed_at"])
         for rule in RULES.get(self.table.name, ()):
             rule(typed, texts, self.specs, flag)
 

@@ -45,6 +45,7 @@ class ColumnSpec:
     values: dict[str, str] | None = None
     constant: str | None = None
     row_number: bool = False
+    optional: bool = False  # a source column the file may lack: then the column is not mapped
 
     def describe(self) -> str:
         if self.constant is not None:
@@ -183,21 +184,26 @@ def _spec(name: str, spec: Any, origin: str) -> ColumnSpec:
         return ColumnSpec(name, source=str(spec))
     if isinstance(spec, dict):
         keys = set(spec)
-        if keys <= {"column", "values"} and "column" in keys:
+        if keys <= {"column", "values", "optional"} and "column" in keys:
             values = spec.get("values") or {}
+            optional = spec.get("optional", False)
+            if not isinstance(optional, bool):
+                raise MappingError(f"Mapping {origin}: {name}.optional must be true or false, not {optional!r}.")
             if not isinstance(values, dict):
                 raise MappingError(f"Mapping {origin}: {name}.values must map source values to canonical values.")
             return ColumnSpec(
                 name,
                 source=str(spec["column"]),
-                values={_text(k): _text(v) for k, v in values.items()},
+                values={_text(k): _text(v) for k, v in values.items()} or None,
+                optional=optional,
             )
         if keys == {"value"}:
             return ColumnSpec(name, constant=_text(spec["value"]))
         if keys == {"row_number"} and spec["row_number"] is True:
             return ColumnSpec(name, row_number=True)
     raise MappingError(
-        f"Mapping {origin}: the source of {name} must be a column name, {{column: NAME, values: {{...}}}}, "
+        f"Mapping {origin}: the source of {name} must be a column name, "
+        f"{{column: NAME, values: {{...}}, optional: true}}, "
         f"{{value: CONSTANT}} or {{row_number: true}}; got {spec!r}."
     )
 
@@ -213,7 +219,7 @@ def guess_table(file_name: str, source_columns: list[str]) -> str | None:
     stem = normalize_name(Path(file_name).stem)
     for name in TABLES:
         singular = name[:-1] if name.endswith("s") else name
-        if stem == name or stem.startswith((name + "_", singular + "_")) or stem in (singular,):
+        if re.fullmatch(rf"(?:{name}|{singular})(?:[_\d].*)?", stem):
             return name
     present = {normalize_name(c) for c in source_columns}
     candidates = [t.name for t in TABLES.values() if not t.natural_key and t.key[0] in present]
@@ -237,7 +243,7 @@ def resolve(mapping: Mapping | None, table: Table, source_columns: list[str], fi
     else:
         specs = dict(mapping.columns)
         origin = f"mapping {mapping.origin}"
-        for name, spec in specs.items():
+        for name, spec in list(specs.items()):
             if name not in table.column_map:
                 raise MappingError(
                     f'{origin}: "{name}" is not a column of table {table.name}.'
@@ -247,6 +253,9 @@ def resolve(mapping: Mapping | None, table: Table, source_columns: list[str], fi
                 alt = by_norm.get(normalize_name(spec.source))
                 if alt is not None:
                     specs[name] = ColumnSpec(name, source=alt, values=spec.values)
+                    continue
+                if spec.optional:
+                    del specs[name]
                     continue
                 raise MappingError(
                     f'{origin}: column "{spec.source}" (for {table.name}.{name}) is not in file {file}.'

@@ -62,23 +62,26 @@ def detect_layout(sample: pa.Array, explicit: str | None, column: str, file: str
     if len(values) == 0:
         return ISO_ONLY
     iso = pc.or_(pc.match_substring_regex(values, ISO_NAIVE), pc.match_substring_regex(values, ISO_OFFSET))
-    if pc.all(iso).as_py():
+    others = pc.filter(values, pc.invert(iso))
+    if len(others) == 0:
         return ISO_ONLY
     scores = {}
     for name, formats in FAMILIES.items():
-        parsed = _parse_local(values, DateLayout(formats, name))
-        scores[name] = len(values) - parsed.null_count
+        parsed = _parse_local(others, DateLayout(formats, name))
+        scores[name] = len(others) - parsed.null_count
     best = max(scores.values())
     if best == 0:
+        if len(others) < len(values):
+            return ISO_ONLY  # mostly ISO: the odd values are rejected row by row
         raise MappingError(
-            f'File {file}, column "{column}": "{values[0].as_py()}" is not a date SalesPilot can read '
+            f'File {file}, column "{column}": "{others[0].as_py()}" is not a date SalesPilot can read '
             "(expected ISO 2017-03-14, 14/03/2017, 03/14/2017, with an optional time). "
             'Set options.date_format in a mapping file, e.g. date_format: "%d %b %Y".'
         )
     winners = [name for name, score in scores.items() if score == best]
     if len(winners) > 1:
         raise MappingError(
-            f'File {file}, column "{column}": dates such as "{values[0].as_py()}" can be read day-first or '
+            f'File {file}, column "{column}": dates such as "{others[0].as_py()}" can be read day-first or '
             "month-first and every value fits both. Say which with options.date_format in a mapping file "
             '("%d/%m/%Y" or "%m/%d/%Y").'
         )

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -80,23 +81,34 @@ def unique_names(raw: Sequence[str]) -> list[str]:
     return result
 
 
-def null_blanks(array: pa.Array) -> pa.Array:
-    """Return the string array with empty and whitespace-only values made null.
+def null_blanks(column: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """The column as text, with empty and whitespace-only values made null.
 
-    Whitespace is Unicode whitespace, the same set as Python's ``str.isspace``.
+    Whitespace is Unicode whitespace, the same set as Python's ``str.isspace``. Works on the
+    whole chunked column at once (few calls, whatever the number of chunks) and reuses the
+    value buffers, only attaching a validity bitmap, whenever it can.
     """
-    if len(array) == 0:
-        return array
-    blank = pc.or_(pc.equal(pc.binary_length(array), 0), pc.utf8_is_space(array))
-    blank = pc.fill_null(blank, False)
+    chunked = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    if chunked.type != pa.string():
+        chunked = chunked.cast(pa.string())
+    if len(chunked) == 0:
+        return chunked
+    blank = pc.or_(pc.equal(pc.binary_length(chunked), 0), pc.utf8_is_space(chunked))
+    if blank.null_count:
+        blank = pc.fill_null(blank, False)
     if not pc.any(blank).as_py():
-        return array
-    if array.null_count == 0 and array.offset == 0:
-        valid = pc.invert(blank)
-        if valid.offset == 0:  # reuse the values, only attach a validity bitmap
-            _, offsets, data = array.buffers()
-            return pa.Array.from_buffers(pa.string(), len(array), [valid.buffers()[1], offsets, data])
-    return pc.if_else(blank, pa.scalar(None, pa.string()), array)
+        return chunked
+    valid = pc.invert(blank)
+    if [len(c) for c in valid.chunks] != [len(c) for c in chunked.chunks]:
+        return pc.if_else(valid, chunked, pa.scalar(None, pa.string()))
+    return pa.chunked_array([_with_validity(c, v) for c, v in zip(chunked.chunks, valid.chunks, strict=True)])
+
+
+def _with_validity(chunk: pa.Array, valid: pa.Array) -> pa.Array:
+    if chunk.null_count == 0 and chunk.offset == 0 and valid.offset == 0:
+        _, offsets, data = chunk.buffers()
+        return pa.Array.from_buffers(pa.string(), len(chunk), [valid.buffers()[1], offsets, data])
+    return pc.if_else(valid, chunk, pa.scalar(None, pa.string()))
 
 
 def make_batch(
@@ -110,32 +122,24 @@ def make_batch(
 
     Returns None when no record is left.
     """
-    arrays = [null_blanks(_as_string_array(c)) for c in columns]
-    table = pa.Table.from_arrays(arrays, names=list(names))
-    if drop_empty_records and arrays and table.num_rows:
-        empty = pc.is_null(arrays[0])
-        for array in arrays[1:]:
-            empty = pc.and_(empty, pc.is_null(array))
+    chunked = [null_blanks(c) for c in columns]
+    table = pa.Table.from_arrays(chunked, names=list(names))
+    if drop_empty_records and chunked and table.num_rows and all(c.null_count for c in chunked):
+        empty = pc.is_null(chunked[0])
+        for column in chunked[1:]:
+            empty = pc.and_(empty, pc.is_null(column))
         if pc.any(empty).as_py():
             keep = pc.invert(empty)
             table = table.filter(keep)
-            rows = rows.filter(keep)
+            rows = rows.filter(keep.combine_chunks())
     if table.num_rows == 0:
         return None
     return RawBatch(table=table, rows=rows)
 
 
-def _as_string_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if column.type != pa.string():
-        column = column.cast(pa.string())
-    return column
-
-
 def row_numbers(first: int, count: int) -> pa.Array:
     """Consecutive row numbers ``first, first + 1, ...`` as an int64 array."""
-    return pa.array(range(first, first + count), type=pa.int64())
+    return pa.array(np.arange(first, first + count, dtype=np.int64))
 
 
 def cell_text(value: object) -> str | None:
@@ -174,7 +178,7 @@ def cell_text(value: object) -> str | None:
 
 def _datetime_text(value: dt.datetime) -> str:
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
     elif value.time() == dt.time(0, 0):
         return value.date().isoformat()
     return value.isoformat(timespec="microseconds" if value.microsecond else "seconds")

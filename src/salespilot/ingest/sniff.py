@@ -52,9 +52,7 @@ def detect_format(path: Path, requested: str | None, head: bytes) -> str:
     if requested is not None:
         fmt = requested.strip().lower()
         if fmt not in FORMATS:
-            raise ParameterError(
-                f'Unknown file format "{requested}". Supported formats: {", ".join(FORMATS)}.'
-            )
+            raise ParameterError(f'Unknown file format "{requested}". Supported formats: {", ".join(FORMATS)}.')
         return fmt
     suffix = path.suffix.lower()
     if suffix in EXTENSIONS:
@@ -88,7 +86,7 @@ def ensure_text_file(path: Path, head: bytes, expected: str) -> None:
     elif head.startswith(_OLE_MAGIC):
         kind = "it looks like a legacy Excel (.xls) workbook; save it as .xlsx or .csv"
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        kind = "it is UTF-16 text; save it again as UTF-8 (\"CSV UTF-8\" in Excel)"
+        kind = 'it is UTF-16 text; save it again as UTF-8 ("CSV UTF-8" in Excel)'
     elif b"\x00" in head:
         kind = "it contains NUL bytes, so it is binary data"
     if kind is not None:
@@ -105,24 +103,23 @@ def normalize_encoding(name: str) -> str:
     try:
         info = codecs.lookup(name)
     except LookupError:
-        raise ParameterError(
-            f'Unknown encoding "{name}". Use for example utf-8, cp1252 or latin-1.'
-        ) from None
-    if info.encode("a,;\t|\"\r\n")[0] != b"a,;\t|\"\r\n":
+        raise ParameterError(f'Unknown encoding "{name}". Use for example utf-8, cp1252 or latin-1.') from None
+    probe = b'a,;\t|"\r\n'
+    if info.decode(probe)[0] != probe.decode("ascii"):
         raise ParameterError(
             f'Encoding "{name}" is not supported (it is not ASCII-compatible). Save the file as UTF-8.'
         )
-    return "utf-8-sig" if info.name == "utf-8-sig" else info.name
+    return "latin-1" if info.name == "iso8859-1" else info.name
 
 
-def find_decode_error(path: Path, encoding: str, start: int = 0) -> tuple[int, int] | None:
-    """Decode the whole file from ``start`` in chunks; return (byte offset, line) of the first error.
+def find_decode_error(path: Path, encoding: str, start: int = 0) -> int | None:
+    """Decode the whole file from ``start`` in chunks; return the byte offset of the first error.
 
     Runs in C at memory speed (pure-ASCII chunks of ASCII-based codecs are not even decoded).
     """
     decoder = codecs.getincrementaldecoder(encoding)()
     ascii_safe = codecs.lookup(encoding).name in {"utf-8", "utf-8-sig", "cp1252", "iso8859-1"}
-    offset, lines = start, 1
+    offset = start
     with path.open("rb") as f:
         f.seek(start)
         while True:
@@ -135,10 +132,21 @@ def find_decode_error(path: Path, encoding: str, start: int = 0) -> tuple[int, i
                 if not (ascii_safe and not pending and chunk.isascii()):
                     decoder.decode(chunk)
             except UnicodeDecodeError as e:
-                data = pending + chunk
-                return offset - len(pending) + e.start, lines + data[: e.start].count(b"\n")
+                return offset - len(pending) + e.start
             offset += len(chunk)
-            lines += chunk.count(b"\n")
+
+
+def line_of(path: Path, offset: int) -> int:
+    """The 1-based line holding byte ``offset``."""
+    line = 1
+    with path.open("rb") as f:
+        while offset > 0:
+            chunk = f.read(min(CHUNK_BYTES, offset))
+            if not chunk:
+                break
+            line += chunk.count(b"\n")
+            offset -= len(chunk)
+    return line
 
 
 def sniff_encoding(path: Path, head: bytes, requested: str | None) -> str:
@@ -167,9 +175,9 @@ def sniff_encoding(path: Path, head: bytes, requested: str | None) -> str:
 def _check_decodes(path: Path, encoding: str, has_bom: bool, label: str) -> None:
     start = len(UTF8_BOM) if has_bom and encoding == "utf-8-sig" else 0
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    error = find_decode_error(path, codec, start)
-    if error is not None:
-        offset, line = error
+    offset = find_decode_error(path, codec, start)
+    if offset is not None:
+        line = line_of(path, offset)
         with path.open("rb") as f:
             f.seek(offset)
             bad = f.read(1)

@@ -109,8 +109,10 @@ class Store:
         return None if row is None else row[0]
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        result = self.execute(sql, params)
-        table: pa.Table = result.fetch_arrow_table() if hasattr(result, "fetch_arrow_table") else result.arrow()
+        try:
+            table: pa.Table = self._con.sql(sql, params=params).to_arrow_table()
+        except duckdb.Error as exc:
+            raise _translate(exc, sql) from exc
         return table
 
     def append_arrow(self, table_name: str, data: pa.Table) -> None:

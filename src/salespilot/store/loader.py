@@ -73,8 +73,11 @@ class Loader:
     def finish(self, import_id: int, now: dt.datetime, defaults: dict[str, str]) -> LoadCounts:
         s, t = self.store, self.table
         target = quote_ident(t.name)
-        key_match = " AND ".join(_eq(f"s.{quote_ident(k)}", f"t.{quote_ident(k)}", t) for k in t.key)
-        keys = ", ".join(f"s.{quote_ident(k)}" for k in t.key)
+        # A key column the file does not carry is NULL for every row of it (costs without campaign).
+        key_match = " AND ".join(
+            _eq(f"s.{quote_ident(k)}" if k in self.columns else "NULL", f"t.{quote_ident(k)}", t) for k in t.key
+        )
+        keys = ", ".join(f"s.{quote_ident(k)}" for k in t.key if k in self.columns)
 
         # 1. duplicate keys inside the file: the first row wins, the others are rejected.
         s.execute(

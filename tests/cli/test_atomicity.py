@@ -1,0 +1,97 @@
+"""An import lands whole or not at all, even when its process is killed; others wait or are told."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli, write
+
+pytestmark = pytest.mark.slow
+ROWS = 1_500_000
+
+
+def _big_leads(path: Path, rows: int = ROWS) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("lead_id,created_at,channel,campaign,owner_id,status\n")
+        for i in range(rows):
+            handle.write(f"L{i:07d},2024-{1 + i % 12:02d}-{1 + i % 28:02d} 10:{i % 60:02d}:00,"
+                         f"channel {i % 7},campaign {i % 31},R{i % 40},open\n")
+    return path
+
+
+def _snapshot(db: Path) -> dict[str, object]:
+    run = run_cli("status", "--format", "json", db=db)
+    assert run.returncode == 0, run.stderr
+    info = json.loads(run.stdout)
+    return {"tables": info["tables"], "imports": info["imports"]}
+
+
+def _start_import(db: Path, file: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "SALESPILOT_DB": str(db)}
+    return subprocess.Popen([sys.executable, "-m", "salespilot", "import", str(file), "--table", "leads"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env)
+
+
+def _wait_until_busy(db: Path, proc: subprocess.Popen[str]) -> None:
+    """Return once the importing process holds the store (another open is refused)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        probe = run_cli("status", db=db, env={"SALESPILOT_LOCK_TIMEOUT": "0"})
+        if probe.returncode == 3 and "in use by another process" in probe.stderr:
+            return
+        assert proc.poll() is None, "the import finished before it could be observed"
+        time.sleep(0.05)
+    raise AssertionError("the import never took the store")
+
+
+def test_sigkill_during_a_large_import_leaves_the_store_unchanged_and_a_retry_succeeds(tmp_path: Path) -> None:
+    big = _big_leads(tmp_path / "leads.csv")
+    db = tmp_path / "store.duckdb"
+    write(tmp_path / "first.csv", "lead_id,created_at\nL0000001,2023-01-01\nX1,2023-02-01\n")
+    assert run_cli("import", str(tmp_path / "first.csv"), "--table", "leads", db=db).returncode == 0
+    before = _snapshot(db)
+
+    # How long a whole import takes here, on a scratch store; kill the real one half-way.
+    started = time.monotonic()
+    assert run_cli("import", str(big), "--table", "leads", db=tmp_path / "scratch.duckdb").returncode == 0
+    duration = time.monotonic() - started
+    proc = _start_import(db, big)
+    _wait_until_busy(db, proc)
+    time.sleep(duration * 0.25)
+    assert proc.poll() is None, "the import ended before the kill"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    assert _snapshot(db) == before
+    retry = run_cli("import", str(big), "--table", "leads", "--format", "json", db=db)
+    assert retry.returncode == 0, retry.stderr
+    result = json.loads(retry.stdout)
+    assert (result["rows_read"], result["inserted"], result["updated"], result["rejected"]) == (ROWS, ROWS - 1, 1, 0)
+
+
+def test_a_second_process_waits_for_the_import_and_sees_all_of_it(tmp_path: Path) -> None:
+    big = _big_leads(tmp_path / "leads.csv")
+    db = tmp_path / "store.duckdb"
+    write(tmp_path / "first.csv", "lead_id,created_at\nX1,2023-02-01\n")
+    assert run_cli("import", str(tmp_path / "first.csv"), "--table", "leads", db=db).returncode == 0
+    proc = _start_import(db, big)
+    _wait_until_busy(db, proc)
+    # Without patience: a clear message, exit status 3.
+    refused = run_cli("status", db=db, env={"SALESPILOT_LOCK_TIMEOUT": "0.2"})
+    assert refused.returncode == 3 and "Traceback" not in refused.stderr
+    assert "in use by another process" in refused.stderr
+    # With patience: it waits and sees the whole import, never a part of it.
+    waited = run_cli("status", "--format", "json", db=db, env={"SALESPILOT_LOCK_TIMEOUT": "300"})
+    assert waited.returncode == 0, waited.stderr
+    leads = next(t for t in json.loads(waited.stdout)["tables"] if t["table"] == "leads")
+    assert proc.wait(timeout=300) == 0
+    assert leads["rows"] == ROWS + 1
