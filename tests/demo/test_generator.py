@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,10 +29,10 @@ ARROW = {
 TODAY = dt.datetime.combine(DEFAULT_TODAY, dt.time())
 
 
-def collect(chunks: object) -> tuple[list[str], dict[str, pa.Table]]:
+def collect(chunks: Iterable[tuple[str, pa.Table]]) -> tuple[list[str], dict[str, pa.Table]]:
     order: list[str] = []
     parts: dict[str, list[pa.Table]] = {}
-    for name, table in chunks:  # type: ignore[attr-defined]
+    for name, table in chunks:
         if name not in parts:
             order.append(name)
         parts.setdefault(name, []).append(table)
@@ -47,8 +49,15 @@ def db(run: tuple[list[str], dict[str, pa.Table]]) -> dict[str, pa.Table]:
     return run[1]
 
 
-def col(t: pa.Table, name: str) -> np.ndarray:
-    return t.column(name).to_numpy(zero_copy_only=False)
+def col(t: pa.Table, name: str) -> np.ndarray[Any, Any]:
+    out: np.ndarray[Any, Any] = t.column(name).to_numpy(zero_copy_only=False)
+    return out
+
+
+def days(delta: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    seconds = delta.astype("timedelta64[s]").astype(np.float64)
+    out: np.ndarray[Any, Any] = np.where(np.isnat(delta), np.nan, seconds / 86_400)
+    return out
 
 
 # --- parameters --------------------------------------------------------------------------------
@@ -196,7 +205,8 @@ def test_stage_history_is_ordered_and_fits_the_deal(db: dict[str, pa.Table]) -> 
     same = ids[1:] == ids[:-1]
     assert (entered[1:][same] > entered[:-1][same]).all() and (rank[1:][same] > rank[:-1][same]).all()
     first = np.r_[True, ~same]
-    by_id = dict(zip(col(o, "opportunity_id"), zip(col(o, "created_at"), col(o, "closed_at"), strict=True), strict=True))
+    times = zip(col(o, "created_at"), col(o, "closed_at"), strict=True)
+    by_id = dict(zip(col(o, "opportunity_id"), times, strict=True))
     assert all(by_id[i][0] == t for i, t in zip(ids[first], entered[first], strict=True))
     last_entry = dict(zip(ids, entered, strict=True))
     assert all(np.isnat(c) or last_entry[i] <= c for i, (_, c) in by_id.items() if i in last_entry)
@@ -218,16 +228,34 @@ def test_activities_fall_in_their_rep_tenure_and_before_today(db: dict[str, pa.T
     assert (col(a, "occurred_at") < np.datetime64(TODAY)).all()
 
 
+def test_records_come_after_their_account(db: dict[str, pa.Table]) -> None:
+    accounts = db["accounts"]
+    created = dict(zip(col(accounts, "account_id"), col(accounts, "created_at"), strict=True))
+    for name, time in (("leads", "created_at"), ("opportunities", "created_at"), ("activities", "occurred_at")):
+        t = db[name].filter(pc.is_valid(db[name].column("account_id")))
+        first = np.array([created[i] for i in col(t, "account_id")])
+        assert (col(t, time) >= first).all(), name
+    leads, o = db["leads"], db["opportunities"]
+    lead_created = dict(zip(col(leads, "lead_id"), col(leads, "created_at"), strict=True))
+    o = o.filter(pc.is_valid(o.column("lead_id")))
+    assert all(lead_created[i] < t for i, t in zip(col(o, "lead_id"), col(o, "created_at"), strict=True))
+
+
 def test_contracts_renew_or_churn(db: dict[str, pa.Table]) -> None:
     c = db["contracts"].to_pylist()
     by_id = {x["contract_id"]: x for x in c}
     renewals = [x for x in c if x["renews_contract_id"]]
-    assert renewals and all(by_id[x["renews_contract_id"]]["end_date"] + dt.timedelta(1) == x["start_date"] for x in renewals)
+    assert renewals
+    assert all(by_id[x["renews_contract_id"]]["end_date"] + dt.timedelta(1) == x["start_date"] for x in renewals)
     ended = [x for x in c if x["end_date"] < DEFAULT_TODAY]
     renewed = {x["renews_contract_id"] for x in renewals}
     churn = sum(x["contract_id"] not in renewed for x in ended) / len(ended)
     assert 0.08 <= churn <= 0.25
     assert all(x["start_date"] <= x["end_date"] and x["value"] > 0 for x in c)
+    o = db["opportunities"]
+    kind = dict(zip(col(o, "opportunity_id"), col(o, "type"), strict=True))
+    sold = {kind[x["opportunity_id"]] for x in c if x["opportunity_id"]}
+    assert sold == {"new", "renewal", "upsell"}
 
 
 # --- the story -----------------------------------------------------------------------------------
@@ -274,12 +302,12 @@ def test_some_open_deals_are_stuck_without_recent_activity(db: dict[str, pa.Tabl
     closed = dict(zip(col(o, "opportunity_id"), col(o, "closed_at"), strict=True))
     same = np.r_[ids[1:] == ids[:-1], False]
     left = np.where(same, np.r_[entered[1:], entered[:1]], np.array([closed[i] for i in ids]))
-    stay = (left - entered) / np.timedelta64(1, "D")  # NaN while the deal is still in the stage
+    stay = days(left - entered)  # NaN while the deal is still in the stage
     p90 = {s: np.nanpercentile(stay[stage == s], 90) for s in set(stage)}
-    now = (np.datetime64(TODAY) - entered) / np.timedelta64(1, "D")
+    now = days(np.datetime64(TODAY) - entered)
     current = ~same & np.isnan(stay)
     stuck = {i for i, s, d in zip(ids[current], stage[current], now[current], strict=True) if d > p90[s]}
-    assert 50 <= current.sum() and 5 <= len(stuck) <= 0.5 * current.sum()
+    assert current.sum() >= 50 and 5 <= len(stuck) <= 0.5 * current.sum()
     touched = a.filter(pc.greater(a.column("occurred_at"), pa.scalar(TODAY - dt.timedelta(30), pa.timestamp("us"))))
     recent = set(pc.drop_null(touched.column("opportunity_id")).to_pylist())
     assert len(stuck - recent) >= 3
@@ -308,7 +336,8 @@ def test_marketing_and_planning_tables_make_sense(db: dict[str, pa.Table]) -> No
     assert pc.all(pc.greater_equal(stats.column("impressions"), stats.column("clicks"))).as_py()
     periods = db["targets"].column("period").to_pylist()
     assert all(re.fullmatch(r"\d{4}(-Q[1-4]|-\d{2})?", p) for p in periods)
-    assert {"revenue", "new_customers", "leads", "opportunities", "activities"} <= set(db["targets"]["metric"].to_pylist())
+    metrics = set(db["targets"]["metric"].to_pylist())
+    assert {"revenue", "new_customers", "leads", "opportunities", "activities"} <= metrics
     assert set(pc.unique(db["targets"].column("scope")).to_pylist()) == {"company", "team", "rep"}
     fx = db["fx_rates"]
     assert set(pc.unique(fx.column("currency")).to_pylist()) == {"USD", "GBP"}

@@ -70,8 +70,9 @@ def _lead_work(rng: Rng, cal: Calendar, reps: Reps, leads: Leads, size: int) -> 
         yield _block(owner[i], rng.choice(8, i.size, p=LEAD_MIX), t, lead[i], -1, account[i])
 
 
-def _cold_calls(rng: Rng, cal: Calendar, reps: Reps, leads: Leads, n_accounts: int, size: int) -> Iterator[Block]:
-    """Calls that made no lead: about nine per outbound lead, fewer for the better SDRs."""
+def _cold_calls(rng: Rng, cal: Calendar, reps: Reps, leads: Leads, account_created: Arr, size: int) -> Iterator[Block]:
+    """Calls that made no lead: about nine per outbound lead, fewer for the better SDRs; each to an
+    account already in the CRM (accounts are sorted by creation)."""
     m_count = cal.n_months
     ob = (leads.channel == OUTBOUND) & (reps.role[leads.owner] == SDR)
     month = cal.month_of(leads.created[ob] // DAY)
@@ -83,11 +84,9 @@ def _cold_calls(rng: Rng, cal: Calendar, reps: Reps, leads: Leads, n_accounts: i
         rep = np.repeat(np.arange(reps.n), calls[:, m])
         lo = np.full(rep.size, cal.months[m] * DAY)
         hi = np.full(rep.size, min(cal.months[m + 1], cal.end) * DAY)
-        parts.append(
-            _block(
-                rep, np.full(rep.size, CALL), spread(rng, cal, lo, hi), -1, -1, rng.integers(0, n_accounts, rep.size)
-            )
-        )
+        t = spread(rng, cal, lo, hi)
+        known = np.maximum(np.searchsorted(account_created, t, side="right"), 1)
+        parts.append(_block(rep, np.full(rep.size, CALL), t, -1, -1, (rng.random(rep.size) * known).astype(np.int64)))
         if sum(p["rep"].size for p in parts) >= size or m == m_count - 1:
             yield {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
             parts = []
@@ -150,7 +149,7 @@ def activities(
     """All activity blocks, of about ``BLOCK_ROWS`` rows or less (independent of the output chunks)."""
     size = BLOCK_ROWS
     yield from _lead_work(rng, cal, reps, leads, size // 4)
-    yield from _cold_calls(rng, cal, reps, leads, accounts.created.size, size)
+    yield from _cold_calls(rng, cal, reps, leads, accounts.created, size)
     yield from _opp_work(rng, cal, reps, accounts, opps, size // 16)
     yield from _account_work(rng, cal, reps, c, size // 4)
     yield from _internal(rng, cal, reps)

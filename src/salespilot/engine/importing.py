@@ -144,7 +144,7 @@ def import_file(
             [import_id, REJECTS_SHOWN],
         )
         warning_summary = store.fetchall(
-            "SELECT column_name, reason, count(*) AS n, min(value) AS example FROM import_warnings "
+            "SELECT column_name, reason, sum(rows) AS n, min(value) AS example FROM import_warnings "
             "WHERE import_id = ? GROUP BY column_name, reason ORDER BY n DESC",
             [import_id],
         )

@@ -229,29 +229,27 @@ def _fast_batches(
             reader.close()
 
 
-def _unclosed_quote(raw: str) -> bool:
-    """A record that ended with the file, spans lines and holds an odd number of quotes."""
-    body = raw.rstrip("\r\n")
-    return ("\n" in body or "\r" in body) and raw.count('"') % 2 == 1
+def _unclosed_quote(raw: str, record: list[str]) -> bool:
+    """A record that ends with the file inside a quoted, multi-line last field."""
+    last = record[-1] if record else ""
+    return ("\n" in last or "\r" in last) and raw.endswith('"' + last)
 
 
 def _ends_in_open_quote(path: Path, codec: str, last: pa.RecordBatch) -> bool:
-    """Whether the file ends inside a quoted field: the last record has a multi-line value
-    that is exactly the end of the file, right after a quote (pyarrow accepts this silently)."""
+    """The same test as ``_unclosed_quote`` on the last record pyarrow read (it accepts a
+    quote left open at the end of the file without a word)."""
     if last.num_rows == 0:
         return False
-    for column in last.columns:
-        value = column[last.num_rows - 1].as_py()
-        if value and ("\n" in value or "\r" in value):
-            tail = b'"' + value.encode(codec)
-            with path.open("rb") as f:
-                f.seek(0, 2)
-                size = f.tell()
-                if size >= len(tail):
-                    f.seek(size - len(tail))
-                    if f.read() == tail:
-                        return True
-    return False
+    value = last.column(last.num_columns - 1)[last.num_rows - 1].as_py()
+    if not value or ("\n" not in value and "\r" not in value):
+        return False
+    tail = b'"' + value.encode(codec)
+    with path.open("rb") as f:
+        size = f.seek(0, io.SEEK_END)
+        if size < len(tail):
+            return False
+        f.seek(size - len(tail))
+        return bool(f.read() == tail)
 
 
 _FAILED = object()
@@ -344,7 +342,7 @@ def _careful_batches(
                 row += 1
                 if skip:
                     skip -= 1
-                elif exhausted and _unclosed_quote("".join(consumed)):
+                elif exhausted and _unclosed_quote("".join(consumed), record):
                     issues.append(RowIssue(row=row, reason=UNCLOSED_QUOTE, text=clip("".join(consumed))))
                 elif len(record) == width:
                     records.append(record)

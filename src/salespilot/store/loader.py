@@ -32,6 +32,7 @@ _SQL_TYPES = {
 STAGE = "_sp_stage"
 CMP = "_sp_cmp"
 PROBLEMS = "_sp_problems"
+WARNINGS = "_sp_warnings"
 
 
 @dataclass(frozen=True)
@@ -80,53 +81,65 @@ class Loader:
         keys = ", ".join(f"s.{quote_ident(k)}" for k in t.key if k in self.columns)
 
         # 1. duplicate keys inside the file: the first row wins, the others are rejected.
-        s.execute(
-            f"""INSERT INTO {PROBLEMS}
-            SELECT d._row, ?, NULL, 'duplicate key (' || ? || ') already given at row ' || CAST(d._first AS VARCHAR)
-            FROM (SELECT s._row, min(s._row) OVER (PARTITION BY {keys}) AS _first FROM {STAGE} s) d
-            WHERE d._row <> d._first""",
-            [", ".join(t.key), ", ".join(t.key)],
+        has_duplicates = s.scalar(
+            f"SELECT count(*) FROM (SELECT 1 FROM {STAGE} s GROUP BY {keys} HAVING count(*) > 1) d"
         )
-        s.execute(
-            f"DELETE FROM {STAGE} WHERE _row IN "
-            f"(SELECT row_number FROM {PROBLEMS} WHERE reason LIKE 'duplicate key (%')"
-        )
+        if has_duplicates:
+            s.execute(
+                f"""INSERT INTO {PROBLEMS}
+                SELECT d._row, ?, NULL, 'duplicate key (' || ? || ') already given at row ' || CAST(d._first AS VARCHAR)
+                FROM (SELECT s._row, min(s._row) OVER (PARTITION BY {keys}) AS _first FROM {STAGE} s) d
+                WHERE d._row <> d._first""",
+                [", ".join(t.key), ", ".join(t.key)],
+            )
+            s.execute(
+                f"DELETE FROM {STAGE} WHERE _row IN "
+                f"(SELECT row_number FROM {PROBLEMS} WHERE reason LIKE 'duplicate key (%')"
+            )
 
-        # 2. references to unknown rows are warnings (the row is still loaded).
+        # 2. references to unknown rows are warnings (the row is still loaded), one per unknown value.
         for name in self.columns:
             ref = t.column(name).references
             if ref is None:
                 continue
             ref_table, ref_col = ref.split(".")
+            col = quote_ident(name)
             self_ref = (
-                f" AND NOT EXISTS (SELECT 1 FROM {STAGE} x WHERE x.{quote_ident(ref_col)} = s.{quote_ident(name)})"
+                f" AND NOT EXISTS (SELECT 1 FROM {STAGE} x WHERE x.{quote_ident(ref_col)} = s.{col})"
                 if ref_table == t.name and ref_col in self.columns
                 else ""
             )
             s.execute(
-                f"""INSERT INTO _sp_warnings
-                SELECT s._row, ?, s.{quote_ident(name)}, ?
+                f"""INSERT INTO {WARNINGS}
+                SELECT ?, s.{col}, ?, count(*), min(s._row)
                 FROM {STAGE} s
-                WHERE s.{quote_ident(name)} IS NOT NULL
+                WHERE s.{col} IS NOT NULL
                   AND NOT EXISTS (SELECT 1 FROM {quote_ident(ref_table)} r
-                                  WHERE r.{quote_ident(ref_col)} = s.{quote_ident(name)}){self_ref}""",
+                                  WHERE r.{quote_ident(ref_col)} = s.{col}){self_ref}
+                GROUP BY s.{col}""",
                 [name, f"{name}: no {ref_table} row has {ref_col} = this value (loaded anyway)"],
             )
 
-        # 3. classify.
+        # 3. classify: insert (key not in the table), update (a value differs) or same.
         data_cols = [c for c in self.columns if c not in t.key]
         changed = " OR ".join(f"s.{quote_ident(c)} IS DISTINCT FROM t.{quote_ident(c)}" for c in data_cols) or "FALSE"
         s.execute(f"DROP TABLE IF EXISTS {CMP}")
-        s.execute(
-            f"""CREATE TEMP TABLE {CMP} AS
-            SELECT s.*, CASE WHEN t._hit IS NULL THEN 'insert' WHEN {changed} THEN 'update' ELSE 'same' END AS _state
-            FROM {STAGE} s LEFT JOIN (SELECT *, TRUE AS _hit FROM {target}) t ON {key_match}"""
-        )
-        counts = dict(s.fetchall(f"SELECT _state, count(*) FROM {CMP} GROUP BY _state"))
+        if s.scalar(f"SELECT count(*) FROM (SELECT 1 FROM {target} LIMIT 1) t"):
+            s.execute(
+                f"""CREATE TEMP TABLE {CMP} AS
+                SELECT s.*, CASE WHEN t._hit IS NULL THEN 'insert' WHEN {changed} THEN 'update' ELSE 'same' END
+                    AS _state
+                FROM {STAGE} s LEFT JOIN (SELECT *, TRUE AS _hit FROM {target}) t ON {key_match}"""
+            )
+            counts = dict(s.fetchall(f"SELECT _state, count(*) FROM {CMP} GROUP BY _state"))
+            source = f"{CMP} s WHERE s._state = 'insert'"
+        else:  # first load of the table: everything is an insert, no comparison needed
+            counts = {"insert": int(s.scalar(f"SELECT count(*) FROM {STAGE}"))}
+            source = f"{STAGE} s"
 
         # 4. stage history.
         history = 0
-        if t.name == "opportunities" and ({"stage", "outcome"} & set(self.columns)):
+        if t.name == "opportunities" and counts.get("update") and ({"stage", "outcome"} & set(self.columns)):
             history = self._stage_history(import_id, now)
 
         # 5. apply.
@@ -143,12 +156,12 @@ class Loader:
             values = [f"s.{quote_ident(c)}" for c in self.columns] + ["?" for _ in extra] + ["?"]
             s.execute(
                 f"INSERT INTO {target} ({', '.join(quote_ident(c) for c in cols)}) "
-                f"SELECT {', '.join(values)} FROM {CMP} s WHERE s._state = 'insert'",
+                f"SELECT {', '.join(values)} FROM {source}",
                 [*extra.values(), import_id],
             )
         rejected = int(s.scalar(f"SELECT count(DISTINCT row_number) FROM {PROBLEMS}") or 0)
         rejected += int(s.scalar(f"SELECT count(*) FROM {PROBLEMS} WHERE row_number IS NULL") or 0)
-        warnings = int(s.scalar("SELECT count(*) FROM _sp_warnings") or 0)
+        warnings = int(s.scalar(f"SELECT coalesce(sum(rows), 0) FROM {WARNINGS}") or 0)
         return LoadCounts(
             inserted=int(counts.get("insert", 0)),
             updated=int(counts.get("update", 0)),
@@ -196,9 +209,10 @@ class Loader:
 
 
 def prepare_warnings(store: Store) -> None:
-    store.execute("DROP TABLE IF EXISTS _sp_warnings")
+    store.execute(f"DROP TABLE IF EXISTS {WARNINGS}")
     store.execute(
-        "CREATE TEMP TABLE _sp_warnings (row_number BIGINT, column_name VARCHAR, value VARCHAR, reason VARCHAR)"
+        f"CREATE TEMP TABLE {WARNINGS} (column_name VARCHAR, value VARCHAR, reason VARCHAR, rows BIGINT, "
+        "first_row BIGINT)"
     )
 
 
@@ -237,7 +251,7 @@ def record_import(
         [import_id, file],
     )
     store.execute(
-        "INSERT INTO import_warnings SELECT ?, ?, row_number, column_name, value, reason FROM _sp_warnings",
+        f"INSERT INTO import_warnings SELECT ?, ?, column_name, value, reason, rows, first_row FROM {WARNINGS}",
         [import_id, file],
     )
 

@@ -1,5 +1,7 @@
 -- 0001: the canonical tables of KPIS.md section 1, plus the store's own bookkeeping.
 -- Portable SQL: runs unchanged on DuckDB and PostgreSQL. Timestamps are UTC without zone.
+-- Keys are enforced by the loader (one row per key, checked in tests), not by constraints:
+-- DuckDB's index maintenance would triple the cost of a bulk load.
 
 CREATE TABLE reps (
     rep_id VARCHAR NOT NULL,
@@ -10,8 +12,7 @@ CREATE TABLE reps (
     role VARCHAR,
     active_from DATE,
     active_to DATE,
-    _import_id BIGINT,
-    PRIMARY KEY (rep_id)
+    _import_id BIGINT
 );
 
 CREATE TABLE accounts (
@@ -22,8 +23,7 @@ CREATE TABLE accounts (
     country VARCHAR,
     employees BIGINT,
     created_at TIMESTAMP,
-    _import_id BIGINT,
-    PRIMARY KEY (account_id)
+    _import_id BIGINT
 );
 
 CREATE TABLE leads (
@@ -35,8 +35,7 @@ CREATE TABLE leads (
     owner_id VARCHAR,
     status VARCHAR,
     disqualified_reason VARCHAR,
-    _import_id BIGINT,
-    PRIMARY KEY (lead_id)
+    _import_id BIGINT
 );
 
 CREATE TABLE opportunities (
@@ -65,8 +64,7 @@ CREATE TABLE opportunities (
     competition VARCHAR,
     budget VARCHAR,
     decision_date VARCHAR,
-    _import_id BIGINT,
-    PRIMARY KEY (opportunity_id)
+    _import_id BIGINT
 );
 
 CREATE TABLE stage_changes (
@@ -87,8 +85,7 @@ CREATE TABLE activities (
     lead_id VARCHAR,
     opportunity_id VARCHAR,
     account_id VARCHAR,
-    _import_id BIGINT,
-    PRIMARY KEY (activity_id)
+    _import_id BIGINT
 );
 
 CREATE TABLE contracts (
@@ -101,8 +98,7 @@ CREATE TABLE contracts (
     currency VARCHAR,
     opportunity_id VARCHAR,
     renews_contract_id VARCHAR,
-    _import_id BIGINT,
-    PRIMARY KEY (contract_id)
+    _import_id BIGINT
 );
 
 CREATE TABLE costs (
@@ -189,13 +185,15 @@ CREATE TABLE import_rejects (
     reason VARCHAR NOT NULL
 );
 
+-- One row per unknown referenced value: how many rows carry it and the first of them.
 CREATE TABLE import_warnings (
     import_id BIGINT NOT NULL,
     file VARCHAR NOT NULL,
-    row_number BIGINT,
-    column_name VARCHAR,
+    column_name VARCHAR NOT NULL,
     value VARCHAR,
-    reason VARCHAR NOT NULL
+    reason VARCHAR NOT NULL,
+    rows BIGINT NOT NULL,
+    first_row BIGINT
 );
 
 CREATE INDEX stage_changes_opportunity ON stage_changes (opportunity_id);
