@@ -68,8 +68,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,2000000", help="comma-separated row counts")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is kept")
     args = parser.parse_args()
-    print(f"{'rows':>10} {'file MB':>8} {'salespilot s':>13} {'duckdb s':>9} {'ratio':>6} "
-          f"{'salespilot MB':>14} {'duckdb MB':>10}")
+    print(
+        f"{'rows':>10} {'file MB':>8} {'salespilot s':>13} {'duckdb s':>9} {'ratio':>6} "
+        f"{'salespilot MB':>14} {'duckdb MB':>10}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for rows in (int(s) for s in args.sizes.split(",")):
@@ -86,8 +88,10 @@ def main() -> None:
                         best[name] = result
                     db.unlink()
             sp, dd = best["salespilot"], best["duckdb"]
-            print(f"{rows:>10,} {csv.stat().st_size / 1e6:>8.1f} {sp['seconds']:>13.2f} {dd['seconds']:>9.2f} "
-                  f"{sp['seconds'] / dd['seconds']:>6.2f} {sp['peak_mb']:>14.0f} {dd['peak_mb']:>10.0f}")
+            print(
+                f"{rows:>10,} {csv.stat().st_size / 1e6:>8.1f} {sp['seconds']:>13.2f} {dd['seconds']:>9.2f} "
+                f"{sp['seconds'] / dd['seconds']:>6.2f} {sp['peak_mb']:>14.0f} {dd['peak_mb']:>10.0f}"
+            )
             csv.unlink()
             del t0
 

@@ -28,8 +28,9 @@ def ws(db_path: Path) -> Iterator[Workspace]:
     workspace.close()
 
 
-def run_cli(*args: str, db: Path | None = None, cwd: Path | None = None, timeout: float = 120,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, db: Path | None = None, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``salespilot`` command in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("SALESPILOT_DEBUG", None)

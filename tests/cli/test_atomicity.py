@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import run_cli, write
 
 pytestmark = pytest.mark.slow
@@ -22,8 +21,10 @@ def _big_leads(path: Path, rows: int = ROWS) -> Path:
     with path.open("w", encoding="utf-8") as handle:
         handle.write("lead_id,created_at,channel,campaign,owner_id,status\n")
         for i in range(rows):
-            handle.write(f"L{i:07d},2024-{1 + i % 12:02d}-{1 + i % 28:02d} 10:{i % 60:02d}:00,"
-                         f"channel {i % 7},campaign {i % 31},R{i % 40},open\n")
+            handle.write(
+                f"L{i:07d},2024-{1 + i % 12:02d}-{1 + i % 28:02d} 10:{i % 60:02d}:00,"
+                f"channel {i % 7},campaign {i % 31},R{i % 40},open\n"
+            )
     return path
 
 
@@ -36,8 +37,13 @@ def _snapshot(db: Path) -> dict[str, object]:
 
 def _start_import(db: Path, file: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "SALESPILOT_DB": str(db)}
-    return subprocess.Popen([sys.executable, "-m", "salespilot", "import", str(file), "--table", "leads"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "salespilot", "import", str(file), "--table", "leads"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
 
 
 def _wait_until_busy(db: Path, proc: subprocess.Popen[str]) -> None:

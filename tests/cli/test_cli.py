@@ -6,28 +6,43 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import DATA, EXAMPLES, run_cli, write
 
 MAVEN = DATA / "maven"
 
 
 def test_import_json_summary_has_the_documented_keys(db_path: Path) -> None:
-    run = run_cli("import", str(MAVEN / "sales_pipeline.csv"), "--mapping",
-                  str(EXAMPLES / "mappings" / "maven" / "sales_pipeline.yaml"), "--format", "json", db=db_path)
+    run = run_cli(
+        "import",
+        str(MAVEN / "sales_pipeline.csv"),
+        "--mapping",
+        str(EXAMPLES / "mappings" / "maven" / "sales_pipeline.yaml"),
+        "--format",
+        "json",
+        db=db_path,
+    )
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert list(data)[:8] == ["table", "file", "rows_read", "inserted", "updated", "unchanged", "rejected", "rejects"]
     assert (data["table"], data["rows_read"], data["inserted"], data["rejected"]) == ("opportunities", 8800, 8300, 500)
     assert len(data["rejects"]) == 100
     assert set(data["rejects"][0]) == {"row", "column", "value", "reason"}
-    assert data["rejects"][0] == {"row": 8302, "column": "engage_date", "value": None,
-                                  "reason": "created_at is required but empty"}
+    assert data["rejects"][0] == {
+        "row": 8302,
+        "column": "engage_date",
+        "value": None,
+        "reason": "created_at is required but empty",
+    }
 
 
 def test_import_table_summary_then_rejects_and_status(db_path: Path) -> None:
-    run = run_cli("import", str(MAVEN / "sales_pipeline.csv"), "--mapping",
-                  str(EXAMPLES / "mappings" / "maven" / "sales_pipeline.yaml"), db=db_path)
+    run = run_cli(
+        "import",
+        str(MAVEN / "sales_pipeline.csv"),
+        "--mapping",
+        str(EXAMPLES / "mappings" / "maven" / "sales_pipeline.yaml"),
+        db=db_path,
+    )
     assert run.returncode == 0, run.stderr
     assert "rows read" in run.stdout and "8,800" in run.stdout and "8,300" in run.stdout
     rejects = run_cli("rejects", "--format", "json", "--limit", "3", db=db_path)
@@ -63,10 +78,16 @@ def test_default_store_is_in_the_current_folder(tmp_path: Path) -> None:
         ({"empty.csv": ""}, ["import", "empty.csv", "--table", "leads"], "empty.csv"),
         ({"x.csv": "a,b\n1,2\n"}, ["import", "x.csv", "--table", "lead"], 'Did you mean "leads"'),
         ({"x.csv": "a,b\n1,2\n"}, ["import", "x.csv", "--table", "leads"], "has no column for lead_id"),
-        ({"x.csv": "lead_id,created_at\n1,2\n", "m.yaml": "table: leads\ncolumns: {lead_id: Id}\n"},
-         ["import", "x.csv", "--mapping", "m.yaml"], 'column "Id"'),
-        ({"x.csv": "lead_id,created_at\n1,2024-01-01\n", "m.yaml": "table: leads\ncolumns: {leadid: lead_id}\n"},
-         ["import", "x.csv", "--mapping", "m.yaml"], 'Did you mean "lead_id"'),
+        (
+            {"x.csv": "lead_id,created_at\n1,2\n", "m.yaml": "table: leads\ncolumns: {lead_id: Id}\n"},
+            ["import", "x.csv", "--mapping", "m.yaml"],
+            'column "Id"',
+        ),
+        (
+            {"x.csv": "lead_id,created_at\n1,2024-01-01\n", "m.yaml": "table: leads\ncolumns: {leadid: lead_id}\n"},
+            ["import", "x.csv", "--mapping", "m.yaml"],
+            'Did you mean "lead_id"',
+        ),
         ({"x.csv": "lead_id,created_at\n1,yesterday\n"}, ["import", "x.csv", "--table", "leads"], "created_at"),
         ({"x.bin": "\x00\x01\x02binary"}, ["import", "x.bin", "--table", "leads", "--format", "json"], "x.bin"),
         ({}, ["settings", "timezone", "Mars/Olympus"], "IANA"),
@@ -74,8 +95,9 @@ def test_default_store_is_in_the_current_folder(tmp_path: Path) -> None:
         ({}, ["demo", "--size", "huge"], "huge"),
     ],
 )
-def test_mistakes_end_in_a_message_not_a_traceback(tmp_path: Path, files: dict[str, str], args: list[str],
-                                                   message: str) -> None:
+def test_mistakes_end_in_a_message_not_a_traceback(
+    tmp_path: Path, files: dict[str, str], args: list[str], message: str
+) -> None:
     for name, content in files.items():
         write(tmp_path / name, content)
     run = run_cli(*args, cwd=tmp_path, db=tmp_path / "s.duckdb")

@@ -226,6 +226,12 @@ def test_activities_fall_in_their_rep_tenure_and_before_today(db: dict[str, pa.T
     end = np.array([np.datetime64(tenure[r][1] or DEFAULT_TODAY) for r in col(a, "rep_id")])
     assert (day >= start).all() and (day <= end).all()
     assert (col(a, "occurred_at") < np.datetime64(TODAY)).all()
+    o = db["opportunities"]
+    span = dict(zip(col(o, "opportunity_id"), zip(col(o, "created_at"), col(o, "closed_at"), strict=True), strict=True))
+    on_deal = a.filter(pc.is_valid(a.column("opportunity_id")))
+    for i, t in zip(col(on_deal, "opportunity_id"), col(on_deal, "occurred_at"), strict=True):
+        created, closed = span[i]
+        assert created <= t and (np.isnat(closed) or t <= closed), (i, t)
 
 
 def test_records_come_after_their_account(db: dict[str, pa.Table]) -> None:
@@ -277,6 +283,18 @@ def test_channels_convert_differently(db: dict[str, pa.Table]) -> None:
     channel = col(leads, "channel")
     rates = {c: converted[channel == c].mean() for c in set(channel)}
     assert len(rates) == 6 and max(rates.values()) >= 1.6 * min(rates.values())
+
+
+def test_months_differ_summer_dip_and_a_bad_quarter(db: dict[str, pa.Table]) -> None:
+    month = pc.month(db["leads"].column("created_at")).to_numpy()
+    assert (month == 8).sum() < 0.7 * (month == 9).sum()  # August is quiet
+    o = db["opportunities"]
+    o = o.filter(pc.and_(pc.equal(o.column("type"), "new"), pc.not_equal(o.column("outcome"), "open")))
+    quarter = pc.strftime(o.column("created_at"), "%Y").to_numpy(zero_copy_only=False).astype(object)
+    quarter += np.char.add("-Q", ((pc.month(o.column("created_at")).to_numpy() - 1) // 3 + 1).astype(str))
+    won = col(o, "outcome") == "won"
+    rates = {q: won[quarter == q].mean() for q in set(quarter) if (quarter == q).sum() >= 60}
+    assert rates["2025-Q1"] < 0.85 * np.median(list(rates.values()))  # the bad quarter, 18 months before today
 
 
 def test_reps_differ_substantially(db: dict[str, pa.Table]) -> None:

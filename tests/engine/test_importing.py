@@ -7,10 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from tests.conftest import DATA, EXAMPLES, write
 
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import FileFormatError, MappingError, ParameterError
-from tests.conftest import DATA, EXAMPLES, write
 
 MAVEN = DATA / "maven"
 MAVEN_MAPPINGS = EXAMPLES / "mappings" / "maven"
@@ -75,8 +75,11 @@ def test_same_file_twice_changes_nothing(ws: Workspace) -> None:
 def test_changed_rows_update_and_append_stage_history(ws: Workspace, tmp_path: Path) -> None:
     header = "opportunity_id,created_at,stage,outcome,amount,closed_at\n"
     write(tmp_path / "v1.csv", header + "O1,2024-01-10,Discovery,open,100,\nO2,2024-01-11,Demo,open,200,\n")
-    write(tmp_path / "v2.csv", header + "O1,2024-01-10,Proposal,open,150,\nO2,2024-01-11,Won,won,200,2024-02-01\n"
-          "O3,2024-01-12,Discovery,open,50,\n")
+    write(
+        tmp_path / "v2.csv",
+        header + "O1,2024-01-10,Proposal,open,150,\nO2,2024-01-11,Won,won,200,2024-02-01\n"
+        "O3,2024-01-12,Discovery,open,50,\n",
+    )
     ws.import_file(tmp_path / "v1.csv", table="opportunities")
     result = ws.import_file(tmp_path / "v2.csv", table="opportunities")
     assert (result.inserted, result.updated, result.unchanged) == (1, 2, 0)
@@ -96,8 +99,10 @@ def test_columns_absent_from_a_file_keep_their_values(ws: Workspace, tmp_path: P
     ws.import_file(tmp_path / "a.csv", table="opportunities")
     ws.import_file(tmp_path / "b.csv", table="opportunities")
     rows = ws.sql("SELECT opportunity_id, type, channel, amount FROM opportunities ORDER BY 1").to_pylist()
-    assert rows == [{"opportunity_id": "O1", "type": "renewal", "channel": "events", "amount": 99.0},
-                    {"opportunity_id": "O2", "type": "new", "channel": None, "amount": 5.0}]
+    assert rows == [
+        {"opportunity_id": "O1", "type": "renewal", "channel": "events", "amount": 99.0},
+        {"opportunity_id": "O2", "type": "new", "channel": None, "amount": 5.0},
+    ]
 
 
 def test_every_kind_of_bad_row_is_rejected_with_its_reason(ws: Workspace, tmp_path: Path) -> None:
@@ -130,15 +135,29 @@ def test_every_kind_of_bad_row_is_rejected_with_its_reason(ws: Workspace, tmp_pa
     assert by_row[7] == ["closed_at: the opportunity closes before it was created"]
     assert by_row[9] == ["opportunity_id is required but empty"]
     assert by_row[10] == ["duplicate key (opportunity_id) already given at row 2"]
-    assert sorted(by_row[11]) == ["amount: expected a number (decimal point)", "type: expected one of new, renewal, upsell"]
-    loaded = ws.sql("SELECT opportunity_id, outcome, loss_reason, loss_reason_text, type FROM opportunities "
-                    "ORDER BY 1").to_pylist()
+    assert sorted(by_row[11]) == [
+        "amount: expected a number (decimal point)",
+        "type: expected one of new, renewal, upsell",
+    ]
+    loaded = ws.sql(
+        "SELECT opportunity_id, outcome, loss_reason, loss_reason_text, type FROM opportunities ORDER BY 1"
+    ).to_pylist()
     assert loaded == [
         {"opportunity_id": "O1", "outcome": "won", "loss_reason": None, "loss_reason_text": None, "type": "new"},
-        {"opportunity_id": "O7", "outcome": "lost", "loss_reason": "other", "loss_reason_text": "Too expensive",
-         "type": "new"},
-        {"opportunity_id": "O9", "outcome": "lost", "loss_reason": "no_decision", "loss_reason_text": None,
-         "type": "renewal"},
+        {
+            "opportunity_id": "O7",
+            "outcome": "lost",
+            "loss_reason": "other",
+            "loss_reason_text": "Too expensive",
+            "type": "new",
+        },
+        {
+            "opportunity_id": "O9",
+            "outcome": "lost",
+            "loss_reason": "no_decision",
+            "loss_reason_text": None,
+            "type": "renewal",
+        },
     ]
     # The rejects CSV beside the store has the same rows.
     assert result.rejects_file is not None
@@ -167,8 +186,10 @@ def test_unknown_references_are_warnings_and_the_rows_load(ws: Workspace, tmp_pa
 
 
 def test_natural_key_tables_upsert_on_their_key_with_nulls(ws: Workspace, tmp_path: Path) -> None:
-    write(tmp_path / "costs.csv", "period_start,amount,category,channel\n2024-01-01,100,marketing,\n"
-          "2024-01-01,50,marketing,events\n")
+    write(
+        tmp_path / "costs.csv",
+        "period_start,amount,category,channel\n2024-01-01,100,marketing,\n2024-01-01,50,marketing,events\n",
+    )
     write(tmp_path / "costs2.csv", "period_start,amount,category,channel\n2024-01-01,120,marketing,\n")
     ws.import_file(tmp_path / "costs.csv")
     result = ws.import_file(tmp_path / "costs2.csv")
@@ -181,7 +202,9 @@ def test_targets_scope_defaults_to_company(ws: Workspace, tmp_path: Path) -> Non
     ws.import_file(tmp_path / "targets.csv")
     again = ws.import_file(tmp_path / "targets.csv")
     assert again.unchanged == 2
-    assert ws.sql("SELECT DISTINCT scope, period FROM targets").to_pylist() == [{"scope": "company", "period": "2024-Q1"}]
+    assert ws.sql("SELECT DISTINCT scope, period FROM targets").to_pylist() == [
+        {"scope": "company", "period": "2024-Q1"}
+    ]
 
 
 def test_timezone_setting_applies_to_local_times(ws: Workspace, tmp_path: Path) -> None:

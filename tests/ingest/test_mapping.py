@@ -36,7 +36,10 @@ columns:
     ("text", "message"),
     [
         ("table: oportunities\n", r'"oportunities" is not a table\. Did you mean "opportunities"\?'),
-        ("table: leads\ncolumns: {lead_idd: Id}\n", r'"lead_idd" is not a column of table leads\. Did you mean "lead_id"'),
+        (
+            "table: leads\ncolumns: {lead_idd: Id}\n",
+            r'"lead_idd" is not a column of table leads\. Did you mean "lead_id"',
+        ),
         ("tabel: leads\n", r'unknown key "tabel"\. Did you mean "table"'),
         ("table: leads\noptions: {delimeter: ';'}\n", r'unknown option "delimeter"\. Did you mean "delimiter"'),
         ("table: leads\noptions: {decimal: ';'}\n", r"decimal must be"),
@@ -53,7 +56,9 @@ def test_mapping_mistakes_are_named(text: str, message: str) -> None:
 
 def test_missing_source_column_suggests_the_close_one() -> None:
     mapping = parse_mapping("table: leads\ncolumns: {lead_id: Lead Id, created_at: Create Date}\n", origin="m.yaml")
-    with pytest.raises(MappingError, match=r'column "Create Date" .*not in file leads\.csv\. Did you mean "Created Date"'):
+    with pytest.raises(
+        MappingError, match=r'column "Create Date" .*not in file leads\.csv\. Did you mean "Created Date"'
+    ):
         resolve(mapping, TABLES["leads"], ["Lead Id", "Created Date"], "leads.csv")
 
 
@@ -65,8 +70,11 @@ def test_source_names_match_ignoring_case_and_spacing() -> None:
 
 def test_automatic_mapping_and_missing_required_column() -> None:
     specs = resolve(None, TABLES["leads"], ["Lead ID", "Created At", "Channel", "Unrelated"], "leads.csv")
-    assert {k: v.source for k, v in specs.items()} == {"lead_id": "Lead ID", "created_at": "Created At",
-                                                       "channel": "Channel"}
+    assert {k: v.source for k, v in specs.items()} == {
+        "lead_id": "Lead ID",
+        "created_at": "Created At",
+        "channel": "Channel",
+    }
     with pytest.raises(MappingError, match=r"leads\.csv has no column for created_at, required for table leads"):
         resolve(None, TABLES["leads"], ["Lead ID"], "leads.csv")
 

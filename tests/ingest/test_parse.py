@@ -12,15 +12,33 @@ from salespilot.ingest import parse
 
 
 def ts(*args: int) -> dt.datetime:
-    return dt.datetime(*args)  # noqa: DTZ001 - naive UTC, as the store keeps them
+    return dt.datetime(*args)
 
 
 def test_iso_timestamps_with_and_without_time_and_offsets() -> None:
-    values = pa.array(["2017-03-01", "2017-03-01 10:00:00", "2017-03-01T10:00", "2017-03-01T10:00:00Z",
-                       "2017-03-01T10:00:00+02:00", "2017-03-01T10:00:00+0200", None, " 2017-03-02 "])
+    values = pa.array(
+        [
+            "2017-03-01",
+            "2017-03-01 10:00:00",
+            "2017-03-01T10:00",
+            "2017-03-01T10:00:00Z",
+            "2017-03-01T10:00:00+02:00",
+            "2017-03-01T10:00:00+0200",
+            None,
+            " 2017-03-02 ",
+        ]
+    )
     got = parse.parse_timestamp(values, parse.ISO_ONLY, "UTC").to_pylist()
-    assert got == [ts(2017, 3, 1), ts(2017, 3, 1, 10), ts(2017, 3, 1, 10), ts(2017, 3, 1, 10),
-                   ts(2017, 3, 1, 8), ts(2017, 3, 1, 8), None, ts(2017, 3, 2)]
+    assert got == [
+        ts(2017, 3, 1),
+        ts(2017, 3, 1, 10),
+        ts(2017, 3, 1, 10),
+        ts(2017, 3, 1, 10),
+        ts(2017, 3, 1, 8),
+        ts(2017, 3, 1, 8),
+        None,
+        ts(2017, 3, 2),
+    ]
 
 
 def test_local_times_are_converted_from_the_workspace_timezone_across_dst() -> None:
@@ -32,18 +50,24 @@ def test_local_times_are_converted_from_the_workspace_timezone_across_dst() -> N
 
 def test_impossible_dates_are_null_not_rolled_over() -> None:
     values = pa.array(["2017-02-30", "2017-02-28", "2016-02-29", "2017-13-01"])
-    assert parse.parse_timestamp(values, parse.ISO_ONLY, "UTC").to_pylist() == [None, ts(2017, 2, 28),
-                                                                               ts(2016, 2, 29), None]
+    assert parse.parse_timestamp(values, parse.ISO_ONLY, "UTC").to_pylist() == [
+        None,
+        ts(2017, 2, 28),
+        ts(2016, 2, 29),
+        None,
+    ]
     layout = parse.detect_layout(pa.array(["31/01/2017"]), None, "c", "f.csv")
-    assert parse.parse_date(pa.array(["30/02/2017", "28/02/2017"]), layout).to_pylist() == [
-        None, dt.date(2017, 2, 28)]
+    assert parse.parse_date(pa.array(["30/02/2017", "28/02/2017"]), layout).to_pylist() == [None, dt.date(2017, 2, 28)]
 
 
 def test_day_first_detected_and_non_padded_values_read() -> None:
     values = pa.array(["1/2/2017", "25/12/2017 14:30", "03/04/2017"])
     layout = parse.detect_layout(values, None, "Close", "f.csv")
-    assert parse.parse_date(values, layout).to_pylist() == [dt.date(2017, 2, 1), dt.date(2017, 12, 25),
-                                                            dt.date(2017, 4, 3)]
+    assert parse.parse_date(values, layout).to_pylist() == [
+        dt.date(2017, 2, 1),
+        dt.date(2017, 12, 25),
+        dt.date(2017, 4, 3),
+    ]
 
 
 def test_month_first_detected() -> None:
@@ -79,5 +103,12 @@ def test_integers_refuse_fractions() -> None:
 
 def test_period_labels() -> None:
     values = pa.array(["2017", "2017-q1", "2017-03", "2017-W11", "2017-03-14", "2017-13", "Q1 2017"])
-    assert parse.parse_period(values).to_pylist() == ["2017", "2017-Q1", "2017-03", "2017-W11", "2017-03-14",
-                                                      None, None]
+    assert parse.parse_period(values).to_pylist() == [
+        "2017",
+        "2017-Q1",
+        "2017-03",
+        "2017-W11",
+        "2017-03-14",
+        None,
+        None,
+    ]

@@ -147,6 +147,26 @@ def test_one_column_file(tmp_path: Path) -> None:
     assert rows == [2, 5]
 
 
+def test_excel_sep_line_sets_the_delimiter_and_is_not_a_row(tmp_path: Path) -> None:
+    source, records, rows = _open_read(_file(tmp_path, "x.csv", b"\xef\xbb\xbfsep=;\r\na;b\r\n1,5;2\r\n"))
+    assert (source.delimiter, source.columns) == (";", ["a", "b"])
+    assert records == [{"a": "1,5", "b": "2"}]
+    assert rows == [2]
+
+
+def test_trailing_empty_fields_are_not_an_issue(tmp_path: Path) -> None:
+    source, records, rows = _open_read(_file(tmp_path, "t.csv", "a,b\n1,2,\n3,4, ,\n5,6,x\n"))
+    assert records == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
+    assert rows == [2, 3]
+    assert [i.row for i in source.issues] == [4]
+
+
+def test_old_mac_line_endings(tmp_path: Path) -> None:
+    _, records, rows = _open_read(_file(tmp_path, "m.csv", 'a,b\r1,2\r\r3,"x\ry"\r'))
+    assert records == [{"a": "1", "b": "2"}, {"a": "3", "b": "x\ry"}]
+    assert rows == [2, 4]
+
+
 # -- CSV: encodings ------------------------------------------------------------------------
 
 

@@ -150,9 +150,19 @@ def test_encoding_is_sniffed(tmp_path: Path, data: bytes, expected: str) -> None
 
 
 def test_bad_byte_far_past_the_sample_is_found(tmp_path: Path) -> None:
-    body = "id,name\n" + "".join(f"{i},Zoé {i}\n" for i in range(150_000))  # about 2 MB
+    # ASCII for 2 MB, then one cp1252 byte: the whole file is cp1252 (and ASCII reads the same).
+    body = "id,name\n" + "".join(f"{i},Zoe {i}\n" for i in range(150_000))  # about 2 MB
     path = _file(tmp_path, "late.csv", body.encode() + b"9,caf\xe9\n")
     assert sniff.sniff_encoding(path, sniff.read_head(path), None) == "cp1252"
+
+
+def test_utf8_text_with_a_foreign_byte_late_is_an_error_not_garbled(tmp_path: Path) -> None:
+    # Valid UTF-8 accents first, then a cp1252 byte: reading it all as cp1252 would garble the
+    # earlier accents, so the user is told where the file breaks.
+    body = "id,name\n" + "".join(f"{i},Zoé {i}\n" for i in range(150_000))
+    path = _file(tmp_path, "mixed.csv", body.encode() + b"9,caf\xe9\n")
+    with pytest.raises(FileFormatError, match=r"mixed\.csv.*UTF-8 up to byte offset \d+ \(line 150002\).*mixes"):
+        sniff.sniff_encoding(path, sniff.read_head(path), None)
 
 
 def test_decode_error_offset_across_chunk_boundaries(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def _opp_work(rng: Rng, cal: Calendar, reps: Reps, accounts: Accounts, o: Opps, 
         account, opp = o["account"][sl], np.arange(a, a + created.size)
         end = np.where(closed >= 0, closed, cal.cutoff)
         r, s = np.nonzero(entries >= 0)
-        t = spread(rng, cal, entries[r, s] + 1800, np.minimum(entries[r, s] + 2 * DAY, end[r]))
+        t = spread(rng, cal, np.minimum(entries[r, s] + 1800, end[r] - 1), np.minimum(entries[r, s] + 2 * DAY, end[r]))
         yield _block(owner[r], MILESTONE[s], t, -1, opp[r], account[r])
         busy = np.maximum(np.minimum(end, o["quiet"][sl]) - created, 0) / DAY
         i = np.repeat(np.arange(created.size), np.minimum(rng.poisson(0.16 * reps.act[owner] * busy), 60))
@@ -112,7 +112,8 @@ def _opp_work(rng: Rng, cal: Calendar, reps: Reps, accounts: Accounts, o: Opps, 
             owner[w], np.full(w.size, SIGNATURE), closed[w] - rng.integers(0, 7200, w.size), -1, opp[w], account[w]
         )
         big = np.flatnonzero((accounts.segment[account] == 2) & (entries[:, 3] >= 0) & (reps.manager[owner] >= 0))
-        t = spread(rng, cal, entries[big, 3] + DAY, np.minimum(entries[big, 3] + 5 * DAY, end[big]))
+        lo = np.minimum(entries[big, 3] + DAY, end[big] - 1)
+        t = spread(rng, cal, lo, np.minimum(entries[big, 3] + 5 * DAY, end[big]))
         yield _block(reps.manager[owner[big]], np.full(big.size, MEETING), t, -1, opp[big], account[big])
 
 

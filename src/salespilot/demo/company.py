@@ -151,7 +151,8 @@ def make_calendar(today: dt.date) -> Calendar:
     start = dt.date(today.year - 3 + today.month // 12, today.month % 12 + 1, 1)  # 36 months to today's
     first = np.datetime64(start, "M")
     months = np.arange(first, np.datetime64(today, "M") + 2).astype("datetime64[D]").astype(np.int64)
-    bad_first = (len(months) - 1 - 18) // 3 * 3  # a quarter about a year and a half ago
+    quarter_starts = np.flatnonzero(np.arange(first, first + len(months) - 1).astype(np.int64) % 3 == 0)
+    bad_first = quarter_starts[quarter_starts <= len(months) - 1 - 18][-1]  # a quarter a year and a half ago
     bad = np.zeros(len(months) - 1, dtype=bool)
     bad[bad_first : bad_first + 3] = True
     return Calendar(to_days(start), to_days(today), months, bad)

@@ -210,7 +210,7 @@ def new_business(
         + SEG_WIN[seg]
         + 0.5 * np.log(camps.quality[camp])
         - 0.3 * has_comp
-        - 0.6 * cal.bad_months[month]
+        - 0.8 * cal.bad_months[month]
     )
     lo, hi = -4.0, 4.0
     for _ in range(40):  # the intercept giving a 28% eventual win rate (renewals lift the total)
@@ -253,6 +253,7 @@ class Contracts:
     opp: Arr  # -1 for none
     renews: Arr  # -1 for none
     team: Arr  # the team that sold it
+    product: Arr
 
     @property
     def n(self) -> int:
@@ -285,6 +286,7 @@ def customers(rng: Rng, cal: Calendar, reps: Reps, accounts: Accounts, fx: Arr, 
         won,
         np.full(won.size, -1),
         reps.team[new["owner"][won]],
+        new["product"][won],
     )
     opps, done, pending, n_opps = [new], [first], first, len(new["created"])
     elig = reps.eligible(cal, AM, 0, 90)
@@ -317,7 +319,7 @@ def customers(rng: Rng, cal: Calendar, reps: Reps, accounts: Accounts, fx: Arr, 
             "stage": np.where(entries[:, 4] >= 0, 4, 3),
             "account": p.account[r],
             "owner": owner,
-            "product": np.zeros(r.size, dtype=np.int64),
+            "product": p.product[r],
             "amount": amount,
             "amount_eur": amount * rate,
             "margin": np.round(amount * 0.85, 2),
@@ -333,7 +335,15 @@ def customers(rng: Rng, cal: Calendar, reps: Reps, accounts: Accounts, fx: Arr, 
         nr = np.flatnonzero(renew)
         rs = p.end[nr] + 1
         renewed = Contracts(
-            p.account[nr], rs, _term_end(rng, rs, 0.85), value[nr], p.currency[nr], opp_of[nr], ids[nr], p.team[nr]
+            p.account[nr],
+            rs,
+            _term_end(rng, rs, 0.85),
+            value[nr],
+            p.currency[nr],
+            opp_of[nr],
+            ids[nr],
+            p.team[nr],
+            p.product[nr],
         )
         # upsells, while the contract runs
         up_day = p.start + rng.integers(60, 300, k)
@@ -363,6 +373,7 @@ def customers(rng: Rng, cal: Calendar, reps: Reps, accounts: Accounts, fx: Arr, 
             n_opps + w,
             np.full(w.size, -1),
             p.team[u][w],
+            product[w],
         )
         n_opps += u.size
         opps += [ro, uo]

@@ -5,6 +5,10 @@ tell which row was malformed when it uses threads, so the first malformed row (o
 error) stops the fast path; the careful path, with Python's csv module and exact record
 numbers, takes over from the first record not yet emitted, records a RowIssue per unreadable
 row and reads the rest. Both paths give identical batches for the same records.
+
+Leniencies, none losing a value: an Excel ``sep=;`` first line sets the delimiter (it is not
+a row); extra fields that are all empty (trailing delimiters) are ignored; blank lines are
+not records but keep their row numbers.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import codecs
 import csv
 import io
 import queue
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -49,6 +54,7 @@ MIN_BLOCK = 2 << 20  # small blocks keep the parser threads and the consumer bus
 MAX_BLOCK = 64 << 20
 PREFETCH = 4  # parsed blocks waiting for the consumer, at most
 UNCLOSED_QUOTE = 'opens a quote (") that is never closed, so the rest of the file fell into this row'
+_EXCEL_SEP = re.compile(r"sep=([^\r\n\"])\r?\n?$", re.IGNORECASE)
 _DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
 
@@ -69,12 +75,15 @@ def inspect_csv(path: Path, head: bytes, options: ReadOptions) -> CsvLayout:
     """Sniff encoding, delimiter and header of a CSV file (raises FileFormatError)."""
     ensure_text_file(path, head, "CSV")
     encoding = sniff_encoding(path, head, options.encoding)
-    bom = len(UTF8_BOM) if encoding == "utf-8-sig" and head.startswith(UTF8_BOM) else 0
+    start = len(UTF8_BOM) if encoding == "utf-8-sig" and head.startswith(UTF8_BOM) else 0
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
-    sample, _, complete = _read_sample(path, bom, codec, options.skip_rows + 100)
+    sample, _, complete = _read_sample(path, start, codec, options.skip_rows + 100)
     lines = split_lines(sample)
     if not complete:
         lines.pop()  # may be cut short
+    excel_sep = _EXCEL_SEP.match(lines[0]) if lines else None
+    if excel_sep:  # Excel's "sep=;" line: not a row, it names the delimiter
+        start += len(lines.pop(0).encode(codec))
     if len(lines) <= options.skip_rows:
         raise FileFormatError(
             f'"{path}" has {len(lines)} line(s); after skipping {options.skip_rows} there is no '
@@ -86,11 +95,15 @@ def inspect_csv(path: Path, head: bytes, options: ReadOptions) -> CsvLayout:
         before.append(rest.pop(0))
     if not rest:
         raise FileFormatError(f'"{path}" has no header row: every line after the skipped ones is blank.')
-    delimiter = _delimiter(options.delimiter) or sniff_delimiter("".join(rest), complete)
+    delimiter = (
+        _delimiter(options.delimiter)
+        or (excel_sep.group(1) if excel_sep else None)
+        or sniff_delimiter("".join(rest), complete)
+    )
     reader = csv.reader(iter(rest), delimiter=delimiter, quotechar='"', strict=False)
     header = next(reader)
     consumed = before + rest[: reader.line_num]
-    data_offset = bom + len("".join(consumed).encode(codec))
+    data_offset = start + len("".join(consumed).encode(codec))
     longest = max(len(line) for line in lines) * 4  # room for the widest record seen, in bytes
     return CsvLayout(
         encoding=encoding,
@@ -204,7 +217,7 @@ def _fast_batches(
                 if batch is not None:
                     pending.append(batch)
                     pending_rows += batch.num_rows
-                if batch is None and pending and _ends_in_open_quote(path, layout.codec, pending[-1]):
+                if batch is None and pending_rows and _ends_in_open_quote(path, layout.codec, pending):
                     outcome.failed = True  # the careful path reports the row
                     return
                 # one record stays pending until the end, for the open-quote check above
@@ -235,11 +248,10 @@ def _unclosed_quote(raw: str, record: list[str]) -> bool:
     return ("\n" in last or "\r" in last) and raw.endswith('"' + last)
 
 
-def _ends_in_open_quote(path: Path, codec: str, last: pa.RecordBatch) -> bool:
+def _ends_in_open_quote(path: Path, codec: str, batches: list[pa.RecordBatch]) -> bool:
     """The same test as ``_unclosed_quote`` on the last record pyarrow read (it accepts a
     quote left open at the end of the file without a word)."""
-    if last.num_rows == 0:
-        return False
+    last = next(b for b in reversed(batches) if b.num_rows)
     value = last.column(last.num_columns - 1)[last.num_rows - 1].as_py()
     if not value or ("\n" not in value and "\r" not in value):
         return False
@@ -346,6 +358,9 @@ def _careful_batches(
                     issues.append(RowIssue(row=row, reason=UNCLOSED_QUOTE, text=clip("".join(consumed))))
                 elif len(record) == width:
                     records.append(record)
+                    rows.append(row)
+                elif len(record) > width and not "".join(record[width:]).strip():
+                    records.append(record[:width])  # trailing delimiters: nothing is lost
                     rows.append(row)
                 elif record and not (len(record) == 1 and (not record[0] or record[0].isspace())):
                     reason = f"has {len(record)} field(s), expected {width} (the header's)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ class XlsxLayout:
 
 def _open_workbook(path: Path) -> Any:
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+        with warnings.catch_warnings():  # openpyxl warns about styles and extensions it skips
+            warnings.simplefilter("ignore", UserWarning)
+            return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except InvalidFileException as e:
         raise FileFormatError(f'"{path}" cannot be read as an XLSX workbook: {e}') from None
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as e:

@@ -165,11 +165,33 @@ def sniff_encoding(path: Path, head: bytes, requested: str | None) -> str:
     if has_bom:
         _check_decodes(path, "utf-8-sig", has_bom, "UTF-8 (the file starts with a UTF-8 byte-order mark)")
         return "utf-8-sig"
-    if find_decode_error(path, "utf-8") is None:
+    bad = find_decode_error(path, "utf-8")
+    if bad is None:
         return "utf-8"
+    if _non_ascii_before(path, bad):
+        # Valid UTF-8 text up to here, then a byte that is not: a file of mixed encodings. Reading it
+        # all as cp1252 would garble every earlier accent, so say where the break is instead.
+        raise FileFormatError(
+            f'"{path}" is UTF-8 up to byte offset {bad} (line {line_of(path, bad)}), where a byte is not valid '
+            "UTF-8: the file mixes encodings. Re-save it as UTF-8, or set options.encoding in a mapping file "
+            "if it really is cp1252 or latin-1."
+        )
     if find_decode_error(path, "cp1252") is None:
         return "cp1252"
     return "latin-1"
+
+
+def _non_ascii_before(path: Path, offset: int) -> bool:
+    """Whether the (valid UTF-8) bytes before ``offset`` hold any non-ASCII character."""
+    with path.open("rb") as f:
+        while offset > 0:
+            chunk = f.read(min(CHUNK_BYTES, offset))
+            if not chunk:
+                return False
+            if not chunk.isascii():
+                return True
+            offset -= len(chunk)
+    return False
 
 
 def _check_decodes(path: Path, encoding: str, has_bom: bool, label: str) -> None:

@@ -91,18 +91,31 @@ class Store:
                 raise StoreError(f"Cannot open the store {self.path}: {message}") from None
 
     # -- queries -------------------------------------------------------------------------
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> duckdb.DuckDBPyConnection:
+    def _run(self, sql: str, params: Sequence[Any] | None) -> duckdb.DuckDBPyConnection:
         try:
             return self._con.execute(sql, params) if params is not None else self._con.execute(sql)
         except duckdb.Error as exc:
             raise _translate(exc, sql) from exc
 
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement whose result is not wanted (DDL, DML)."""
+        result = self._run(sql, params)
+        try:
+            result.fetchall()  # a statement's result must be consumed before the next one
+        except duckdb.Error as exc:
+            raise _translate(exc, sql) from exc
+
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        return self.execute(sql, params).fetchall()
+        result = self._run(sql, params)
+        try:
+            rows: list[tuple[Any, ...]] = result.fetchall()
+        except duckdb.Error as exc:
+            raise _translate(exc, sql) from exc
+        return rows
 
     def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self.execute(sql, params).fetchone()
-        return row
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         row = self.fetchone(sql, params)
