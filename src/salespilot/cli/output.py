@@ -21,7 +21,9 @@ PROGRESS_MIN_BYTES = 5 << 20  # show a bar for files larger than this, in a term
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # Piped output is not cut to 80 columns: tables keep their cells whole.
+    width = None if sys.stdout.isatty() else 200
+    return Console(highlight=False, soft_wrap=True, width=width)
 
 
 @contextlib.contextmanager
@@ -114,14 +116,21 @@ def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str,
     _console().print(table)
 
 
+def _short_time(value: str | None) -> str | None:
+    """'2024-03-01T10:05:00.123' -> '2024-03-01 10:05'; dates stay dates."""
+    return None if value is None else value.replace("T", " ")[:16]
+
+
 def print_status(info: dict[str, Any]) -> None:
     out = _console()
     out.print(f"Store {info['store']} (schema version {info['schema_version']})")
-    print_rows(info["tables"], ["table", "rows", "date_column", "first", "last"], "table", empty="")
+    tables = [{**t, "first": _short_time(t["first"]), "last": _short_time(t["last"])} for t in info["tables"]]
+    print_rows(tables, ["table", "rows", "date_column", "first", "last"], "table", empty="")
     if info["imports"]:
         out.print("Last imports:")
+        imports = [{**i, "finished_at": _short_time(i["finished_at"])} for i in info["imports"]]
         print_rows(
-            info["imports"],
+            imports,
             ["import_id", "table", "file", "finished_at", "rows_read", "inserted", "updated", "unchanged", "rejected"],
             "table",
             empty="",
