@@ -41,14 +41,15 @@ def progress_bar(enabled: bool = True) -> Iterator[Any]:
         transient=True,
     )
     task: list[Any] = []
+    labels = {"reading": "Reading", "merging": "Merging into the store"}
 
-    def update(done: int, total: int) -> None:
+    def update(phase: str, done: int, total: int) -> None:
         if total < PROGRESS_MIN_BYTES:
             return
         if not task:
             bar.start()
-            task.append(bar.add_task("Importing", total=total))
-        bar.update(task[0], completed=done)
+            task.append(bar.add_task(labels["reading"], total=total))
+        bar.update(task[0], completed=done, description=labels.get(phase, phase))
 
     try:
         yield update
@@ -84,7 +85,10 @@ def print_import(result: ImportResult) -> None:
     if result.ignored_columns:
         out.print(f"  ignored source columns: {', '.join(result.ignored_columns)}")
     for w in result.warning_summary:
-        out.print(f"  warning: {w['rows']:,} rows: {w['reason']} (e.g. {w['example']!r})")
+        out.print(
+            f"  warning: {w['reason']}: {w['values']:,} distinct values on {w['rows']:,} rows "
+            f"(e.g. {w['example']!r}); import that table first, or check the ids"
+        )
     if result.rejected:
         out.print(f"  rejected rows are listed by 'salespilot rejects' and in {result.rejects_file}; first ones:")
         for r in result.rejects[:10]:

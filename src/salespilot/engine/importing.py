@@ -62,7 +62,8 @@ class ImportResult:
         }
 
 
-Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+# progress(phase, done, total): phase "reading" with bytes of the file, then "merging" (done = total).
+Progress = Callable[[str, int, int], None]
 
 
 def import_file(
@@ -110,7 +111,7 @@ def import_file(
         store_loader.prepare_warnings(store)
         load = store_loader.Loader(store, canonical, converter.output_columns)
         rows_read = 0
-        callback = None if progress is None else (lambda done: progress(done, source.size_bytes))
+        callback = None if progress is None else (lambda done: progress("reading", done, source.size_bytes))
         for batch in source.batches(callback):
             rows_read += batch.table.num_rows
             converted = converter.convert(batch)
@@ -128,6 +129,8 @@ def import_file(
                     }
                 )
             )
+        if progress is not None:
+            progress("merging", source.size_bytes, source.size_bytes)
         counts = load.finish(import_id, started, defaults)
         total = counts.inserted + counts.updated + counts.unchanged + counts.rejected
         if total != rows_read:
@@ -144,7 +147,7 @@ def import_file(
             [import_id, REJECTS_SHOWN],
         )
         warning_summary = store.fetchall(
-            "SELECT column_name, reason, sum(rows) AS n, min(value) AS example FROM import_warnings "
+            "SELECT column_name, reason, sum(rows) AS n, count(*) AS v, min(value) AS example FROM import_warnings "
             "WHERE import_id = ? GROUP BY column_name, reason ORDER BY n DESC",
             [import_id],
         )
@@ -163,7 +166,9 @@ def import_file(
         stage_changes=counts.stage_changes,
         ignored_columns=ignored,
         rejects=[{"row": r, "column": c, "value": v, "reason": why} for r, c, v, why in shown],
-        warning_summary=[{"column": c, "reason": why, "rows": n, "example": ex} for c, why, n, ex in warning_summary],
+        warning_summary=[
+            {"column": c, "reason": why, "rows": n, "values": v, "example": ex} for c, why, n, v, ex in warning_summary
+        ],
     )
     if counts.rejected:
         result.rejects_file = str(write_rejects_csv(store, import_id, table_name))

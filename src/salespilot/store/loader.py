@@ -117,7 +117,7 @@ class Loader:
                   AND NOT EXISTS (SELECT 1 FROM {quote_ident(ref_table)} r
                                   WHERE r.{quote_ident(ref_col)} = s.{col}){self_ref}
                 GROUP BY s.{col}""",
-                [name, f"{name}: no {ref_table} row has {ref_col} = this value (loaded anyway)"],
+                [name, f"{name}: unknown {ref_table}.{ref_col} (row loaded anyway)"],
             )
 
         # 3. classify: insert (key not in the table), update (a value differs) or same.
