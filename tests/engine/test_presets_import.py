@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 
 import pytest
+from tests.conftest import DATA
 
 from salespilot.engine.workspace import Workspace
 from salespilot.ingest.mapping import load_mapping, preset_names
-from tests.conftest import DATA
 
 SAMPLES = DATA / "presets"
 
