@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from salespilot.cli import output
+from salespilot.cli.kpi_cmd import kpi_cmd
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import InternalError, SalesPilotError
 from salespilot.ingest.mapping import preset_names
@@ -143,6 +144,9 @@ def presets_cmd() -> None:
 def schema_cmd(table: str | None) -> None:
     """Show the canonical tables and their columns (required ones marked *)."""
     output.print_schema(table)
+
+
+cli.add_command(kpi_cmd)
 
 
 def main() -> None:

@@ -160,3 +160,16 @@ def print_schema(name: str | None) -> None:
         click.echo(f"{table.name} — {table.description}; key: {', '.join(table.key)}")
         for col in cols:
             click.echo(f"    {col}")
+
+
+def number(value: Any, column: str) -> str | None:
+    """A value as the table shows it: rates in %, money and durations with two decimals."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if column in ("rate", "ci_low", "ci_high", "growth", "attainment"):
+            return f"{value:.1%}"
+        return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
+    return str(value)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
 
-from salespilot.engine import importing
+from salespilot.engine import importing, kpis
 from salespilot.engine.demo import load_demo
+from salespilot.errors import ParameterError
 from salespilot.ingest.mapping import Mapping
+from salespilot.store import export as store_export
 from salespilot.store import settings as store_settings
 from salespilot.store.connection import Store
 from salespilot.store.migrations import migrate
@@ -71,6 +74,54 @@ class Workspace:
         keys = ("import_id", "file", "row", "column", "value", "reason")
         return [dict(zip(keys, r, strict=True)) for r in self.store.fetchall(sql, params)]
 
+    def kpi(
+        self,
+        names: str | list[str],
+        grain: str = "month",
+        by: str | list[str] | tuple[str, ...] = (),
+        filters: dict[str, str] | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        fiscal: bool = False,
+        catalogue: str | os.PathLike[str] | None = None,
+        output: str = "arrow",
+    ) -> Any:
+        """KPIs by period and dimension: an Arrow table (or ``output="pandas"|"polars"|"rows"``).
+
+        One row per KPI, period and dimension value, with the columns of ``salespilot kpi
+        --format json`` (kpi, period, the dimensions, value, reason, flags, and per kind
+        numerator/denominator/ci_low/ci_high, n/median/mean/p90, growth, target...).
+        """
+        result = self.kpi_result(names, grain, by, filters, start, end, fiscal, catalogue)
+        return kpis.shaped(result, output)
+
+    def kpi_result(
+        self,
+        names: str | list[str],
+        grain: str = "month",
+        by: str | list[str] | tuple[str, ...] = (),
+        filters: dict[str, str] | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        fiscal: bool = False,
+        catalogue: str | os.PathLike[str] | None = None,
+    ) -> kpis.KpiResult:
+        """The rows and the queries behind them (what ``--explain`` prints)."""
+        names_list = [names] if isinstance(names, str) else list(names)
+        by_tuple = tuple(d.strip() for d in by.split(",") if d.strip()) if isinstance(by, str) else tuple(by)
+        return kpis.compute(
+            self.store,
+            self.settings(),
+            names_list,
+            grain=grain,
+            by=by_tuple,
+            filters=tuple((filters or {}).items()),
+            start=_date(start, "--from"),
+            end=_date(end, "--to"),
+            fiscal=fiscal,
+            catalogue=kpis.catalogue_from(os.fspath(catalogue)) if catalogue is not None else None,
+        )
+
     def settings(self) -> dict[str, str]:
         return store_settings.all_settings(self.store)
 
@@ -84,6 +135,13 @@ class Workspace:
         """Run a read query on the store and return an Arrow table (for analysts)."""
         return self.store.arrow(query, params)
 
+    def export_parquet(self, directory: str | os.PathLike[str], replace: bool = False) -> dict[str, Any]:
+        """Write every canonical table, the settings and a manifest to ``directory`` (see docs/engines.md).
+
+        Atomic: the folder appears whole or not at all. Returns the manifest (tables, rows...).
+        """
+        return store_export.export_folder(self.store, directory, replace=replace)
+
     def close(self) -> None:
         self.store.close()
 
@@ -92,6 +150,15 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _date(value: dt.date | str | None, option: str) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ParameterError(f'{option} "{value}" is not a date (expected YYYY-MM-DD).') from None
 
 
 def open(db: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Workspace:

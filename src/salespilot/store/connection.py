@@ -1,7 +1,12 @@
-"""The only module that talks to the database driver.
+"""The store's contract, the embedded DuckDB store, and the factory that picks a backend.
 
-A ``Store`` wraps one DuckDB file. Driver exceptions are translated here, once, into the
-``StoreError`` family; nothing above this room imports ``duckdb``.
+``BaseStore`` is the contract every backend keeps (execute, fetchall, fetchone, scalar, arrow,
+append_arrow, table_exists, transaction, ibis, close, path, read_only, kind, label). ``Store``
+wraps one DuckDB file; ``salespilot.store.postgres.PostgresStore`` a PostgreSQL database.
+``open_store(db)`` picks by the ``db`` string: ``postgresql://`` or ``postgres://`` is a
+PostgreSQL URL, anything else a DuckDB file path. SQL above the store is written once, with
+``?`` placeholders, in the subset both databases run. Driver exceptions are translated here,
+once, into the ``StoreError`` family; nothing above this room imports a database driver.
 
 Concurrency: DuckDB lets one process write a file at a time and takes an OS lock on it. A
 second process that opens the store while an import runs waits (``lock_timeout`` seconds,
@@ -11,29 +16,86 @@ half an import because an import is one transaction.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import os
 import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
 from salespilot.errors import InternalError, StoreBusyError, StoreError, UserInputError
 
+if TYPE_CHECKING:
+    import ibis
+
 DEFAULT_DB = "salespilot.duckdb"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _LOCK_RE = re.compile(r"Could not set lock on file|Conflicting lock", re.IGNORECASE)
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def resolve_db_path(db: str | os.PathLike[str] | None) -> Path:
-    """``--db`` first, then ``SALESPILOT_DB``, then ``./salespilot.duckdb``."""
+def resolve_db(db: str | os.PathLike[str] | None) -> str:
+    """``--db`` first, then ``SALESPILOT_DB``, then ``./salespilot.duckdb``: a path or a URL."""
     if db is None or str(db) == "":
         db = os.environ.get("SALESPILOT_DB") or DEFAULT_DB
-    return Path(db).expanduser()
+    return os.fspath(db)
+
+
+def is_postgres_url(db: str | os.PathLike[str]) -> bool:
+    return isinstance(db, str) and db.lower().startswith(POSTGRES_SCHEMES)
+
+
+def resolve_db_path(db: str | os.PathLike[str] | None) -> Path:
+    """The DuckDB file for ``db`` (see ``resolve_db``)."""
+    return Path(resolve_db(db)).expanduser()
+
+
+def open_store(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool = False,
+    lock_timeout: float | None = None,
+) -> BaseStore:
+    """Open the store ``db``: a PostgreSQL URL, else a DuckDB file (``None``: see ``resolve_db``)."""
+    spec = resolve_db(db)
+    if not is_postgres_url(spec):
+        return Store(spec, read_only=read_only, lock_timeout=lock_timeout)
+    try:
+        from salespilot.store.postgres import PostgresStore
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "psycopg":
+            raise
+        raise StoreError(
+            f"PostgreSQL support is not installed, so the store {postgres_label(spec)} cannot be opened. "
+            "Install it with: pip install 'salespilot[postgres]'."
+        ) from None
+    return PostgresStore(spec, read_only=read_only, lock_timeout=lock_timeout)
+
+
+def postgres_label(url: str) -> str:
+    """The URL without its password or query (which may carry one): safe to print."""
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at:
+        netloc = f"{userinfo.split(':', 1)[0]}@{hostport}"
+    return f"{scheme}://{netloc}{slash}{path.split('?', 1)[0]}"
+
+
+def lock_timeout_seconds(lock_timeout: float | None) -> float:
+    if lock_timeout is not None:
+        return lock_timeout
+    try:
+        return float(os.environ.get("SALESPILOT_LOCK_TIMEOUT", "30"))
+    except ValueError:
+        raise UserInputError(
+            f"SALESPILOT_LOCK_TIMEOUT must be a number of seconds, not {os.environ['SALESPILOT_LOCK_TIMEOUT']!r}."
+        ) from None
 
 
 def quote_ident(name: str) -> str:
@@ -43,8 +105,76 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
-class Store:
+class BaseStore(abc.ABC):
+    """The contract of an open store, whatever the database behind it.
+
+    ``kind`` is ``"duckdb"`` or ``"postgres"``; ``label`` names the store in messages (a path,
+    or a URL without its password); ``path`` is the DuckDB file, ``None`` for a server.
+    """
+
+    kind: str
+    label: str
+    path: Path | None
+    read_only: bool
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement whose result is not wanted (DDL, DML)."""
+
+    @abc.abstractmethod
+    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a query and return its rows as tuples."""
+
+    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        row = self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    @abc.abstractmethod
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a query and return its rows as an Arrow table."""
+
+    @abc.abstractmethod
+    def append_arrow(self, table_name: str, data: pa.Table) -> None:
+        """Bulk-append an Arrow table whose columns are a subset of ``table_name``'s."""
+
+    def table_exists(self, name: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
+                [name],
+            )
+        )
+
+    def analyze(self, table_name: str) -> None:
+        """Refresh the planner's statistics of a table just filled (where the database needs it)."""
+
+    @abc.abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
+        """All or nothing: commit when the block ends, roll back on any exception."""
+
+    @abc.abstractmethod
+    def ibis(self) -> ibis.BaseBackend:
+        """An Ibis backend on the same database (and, where possible, the same connection)."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> BaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Store(BaseStore):
     """One open DuckDB store file."""
+
+    kind = "duckdb"
+    path: Path
 
     def __init__(
         self,
@@ -54,9 +184,10 @@ class Store:
         lock_timeout: float | None = None,
     ) -> None:
         self.path = resolve_db_path(path)
+        self.label = str(self.path)
         self.read_only = read_only
-        if lock_timeout is None:
-            lock_timeout = float(os.environ.get("SALESPILOT_LOCK_TIMEOUT", "30"))
+        self._ibis: ibis.BaseBackend | None = None
+        lock_timeout = lock_timeout_seconds(lock_timeout)
         if read_only and not self.path.exists():
             raise UserInputError(
                 f"No store at {self.path}. Create one with 'salespilot demo' or 'salespilot import FILE', "
@@ -113,14 +244,6 @@ class Store:
             raise _translate(exc, sql) from exc
         return rows
 
-    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
-        rows = self.fetchall(sql, params)
-        return rows[0] if rows else None
-
-    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        row = self.fetchone(sql, params)
-        return None if row is None else row[0]
-
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         try:
             table: pa.Table = self._con.sql(sql, params=params).to_arrow_table()
@@ -143,14 +266,6 @@ class Store:
         except duckdb.Error as exc:
             raise _translate(exc, f"append to {table_name}") from exc
 
-    def table_exists(self, name: str) -> bool:
-        return bool(
-            self.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
-                [name],
-            )
-        )
-
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: commit when the block ends, roll back on any exception."""
@@ -163,15 +278,17 @@ class Store:
             raise
         self.execute("COMMIT")
 
+    def ibis(self) -> ibis.BaseBackend:
+        """Ibis on this very connection: it sees what the open transaction wrote."""
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.from_connection(self._con)
+        return self._ibis
+
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self._con.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _translate(exc: duckdb.Error, context: str) -> Exception:

@@ -1,0 +1,142 @@
+"""KPIs for the faces: build the context from the store, run the catalogue, shape the output."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from salespilot.errors import ParameterError
+from salespilot.metrics import periods
+from salespilot.metrics.catalogue import Catalogue, load_catalogue
+from salespilot.metrics.compile import Query
+from salespilot.metrics.runner import Row, Runner
+from salespilot.metrics.sources import Context
+from salespilot.store.query import dialect, ibis_backend
+
+OUTPUTS = ("arrow", "pandas", "polars", "rows")
+
+
+@dataclass
+class KpiResult:
+    rows: list[Row]
+    sql: dict[str, list[str]]
+    by: tuple[str, ...]
+
+
+def context(store: Any, settings: dict[str, str]) -> Context:
+    con = ibis_backend(store)
+    return Context(
+        con=con,
+        base_currency=settings["base_currency"].upper(),
+        default_margin_rate=float(settings["default_margin_rate"]),
+        fx=_fx_daily(con),
+    )
+
+
+def _fx_daily(con: ibis.BaseBackend) -> Any:
+    """fx_rates forward-filled to one row per currency and day (up to today or the last rate)."""
+    rates = con.table("fx_rates").select("date", "currency", "rate_to_base").to_pyarrow().to_pylist()
+    if not rates:
+        return None
+    by_currency: dict[str, list[tuple[dt.date, float]]] = defaultdict(list)
+    for r in rates:
+        by_currency[str(r["currency"]).upper()].append((r["date"], float(r["rate_to_base"])))
+    currencies, days, values = [], [], []
+    horizon = max(dt.date.today(), max(r["date"] for r in rates)) + dt.timedelta(days=366)
+    for currency, points in by_currency.items():
+        points.sort()
+        for (day, rate), following in zip(points, [*points[1:], (horizon, 0.0)], strict=True):
+            current = day
+            while current < following[0]:
+                currencies.append(currency)
+                days.append(current)
+                values.append(rate)
+                current += dt.timedelta(days=1)
+    table = pa.table(
+        {
+            "fx_currency": pa.array(currencies, pa.string()),
+            "fx_date": pa.array(days, pa.date32()),
+            "fx_rate": pa.array(values, pa.float64()),
+        }
+    )
+    return ibis.memtable(table)
+
+
+def _data_years_and_end(con: ibis.BaseBackend) -> tuple[tuple[int, int], dt.date | None]:
+    """The years the data spans (for local time) and its last day (for cohort ages)."""
+    lo: list[dt.datetime] = []
+    hi: list[dt.datetime] = []
+    for table, columns in (
+        ("leads", ("created_at",)),
+        ("opportunities", ("created_at", "closed_at")),
+        ("activities", ("occurred_at",)),
+    ):
+        t = con.table(table)
+        for column in columns:
+            result = t.aggregate(lo=t[column].min(), hi=t[column].max()).to_pyarrow().to_pylist()[0]
+            if result["lo"] is not None:
+                lo.append(result["lo"])
+                hi.append(result["hi"])
+    if not lo:
+        year = dt.date.today().year
+        return (year - 1, year + 1), None
+    return (min(lo).year - 1, max(hi).year + 1), max(hi).date()
+
+
+def compute(
+    store: Any,
+    settings: dict[str, str],
+    names: list[str],
+    grain: str = "month",
+    by: tuple[str, ...] = (),
+    filters: tuple[tuple[str, str], ...] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    fiscal: bool = False,
+    catalogue: Catalogue | None = None,
+) -> KpiResult:
+    if not names:
+        raise ParameterError("Name at least one KPI (see salespilot kpi --list).")
+    if start is not None and end is not None and end < start:
+        raise ParameterError(f"--to {end} is before --from {start}.")
+    if len(set(by)) != len(by):
+        raise ParameterError("--by names a dimension twice.")
+    catalogue = catalogue or load_catalogue()
+    ctx = context(store, settings)
+    years, data_end = _data_years_and_end(ctx.con)
+    calendar = periods.Calendar(periods.parse_grain(grain), fiscal, int(settings["fiscal_year_start_month"]))
+    query = Query(
+        calendar=calendar, by=by, filters=filters, start=start, end=end, timezone=settings["timezone"], years=years
+    )
+    targets = ctx.con.table("targets").to_pyarrow().to_pylist()
+    runner = Runner(ctx, catalogue, int(settings["small_sample"]), data_end, dialect(store), targets)
+    rows, sql = runner.run(names, query)
+    return KpiResult(rows, sql, by)
+
+
+def shaped(result: KpiResult, output: str) -> Any:
+    """The rows as Arrow (default), pandas, polars or plain dicts."""
+    if output not in OUTPUTS:
+        raise ParameterError(f'output "{output}" must be one of {", ".join(OUTPUTS)}.')
+    if output == "rows":
+        return result.rows
+    table = pa.Table.from_pylist(result.rows) if result.rows else pa.table({"kpi": pa.array([], pa.string())})
+    if output == "arrow":
+        return table
+    if output == "pandas":
+        return table.to_pandas()
+    try:
+        import polars
+    except ImportError:
+        raise ParameterError("output polars needs the polars package: pip install polars") from None
+    return polars.from_arrow(table)
+
+
+def catalogue_from(path: str | Path | None) -> Catalogue:
+    return load_catalogue(path)

@@ -1,0 +1,284 @@
+"""Run KPIs: aggregates from the engine, then values, intervals, flags, growth and targets.
+
+One output row per KPI, period and dimension value. Every period of the range appears, also
+when it holds no data: a count or a sum is then 0; a rate or a ratio has no value and says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from salespilot.errors import ParameterError
+from salespilot.metrics import periods
+from salespilot.metrics.catalogue import KPI, Catalogue, Kind
+from salespilot.metrics.compile import PERIOD, Query, aggregate
+from salespilot.metrics.sources import SOURCES, Context
+from salespilot.metrics.stats import wilson
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]  # (period_start, *dimension values)
+MATURITY_DAYS = 90  # a cohort younger than this at the data's end is immature
+
+# Builders of custom KPIs: (runner, kpi, query) -> {key: aggregate dict}, shape ("rate", "ratio").
+CustomBuilder = Callable[["Runner", KPI, Query], tuple[dict[Key, Row], str]]
+CUSTOM: dict[str, CustomBuilder] = {}
+
+
+@dataclass
+class Computed:
+    """Aggregates of one KPI: by key, with the shape that says how to read them."""
+
+    shape: str  # count, sum, rate, duration, ratio
+    values: dict[Key, Row]
+    sql: list[str] = field(default_factory=list)
+
+
+class Runner:
+    def __init__(
+        self,
+        ctx: Context,
+        catalogue: Catalogue,
+        small_sample: int,
+        data_end: dt.date | None,
+        dialect: str,
+        targets: list[Row] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.catalogue = catalogue
+        self.small_sample = small_sample
+        self.data_end = data_end
+        self.dialect = dialect
+        self.targets = targets or []
+        self._cache: dict[tuple[str, Query], Computed] = {}
+
+    # -- public ------------------------------------------------------------------------------
+    def run(self, names: Iterable[str], query: Query) -> tuple[list[Row], dict[str, list[str]]]:
+        rows: list[Row] = []
+        explained: dict[str, list[str]] = {}
+        for name in names:
+            kpi = self.catalogue.get(name)
+            self.check(kpi, query)
+            wide = self._widened(kpi, query)
+            computed = self.compute(kpi, wide)
+            explained[name] = computed.sql
+            rows.extend(self._rows(kpi, query, computed))
+        return rows, explained
+
+    def check(self, kpi: KPI, query: Query) -> None:
+        dims = [*query.by, *(d for d, _ in query.filters)]
+        for dim in dims:
+            if dim not in kpi.dimensions:
+                allowed = ", ".join(kpi.dimensions) or "none"
+                raise ParameterError(
+                    f'KPI {kpi.name} cannot be split or filtered by "{dim}": it has no meaning for it. '
+                    f"Dimensions of {kpi.name}: {allowed}."
+                )
+        if kpi.grains is not None and query.calendar.grain.value not in kpi.grains:
+            raise ParameterError(
+                f"KPI {kpi.name} is only defined by {' or '.join(kpi.grains)} (--grain "
+                f"{query.calendar.grain.value} was asked): {kpi.description}"
+            )
+
+    def compute(self, kpi: KPI, query: Query) -> Computed:
+        key = (kpi.name, query)
+        if key not in self._cache:
+            self._cache[key] = self._compute(kpi, query)
+        return self._cache[key]
+
+    def execute(self, expr: ir.Table) -> tuple[list[Row], str]:
+        table = self.ctx.con.to_pyarrow(expr)
+        return table.to_pylist(), str(ibis.to_sql(expr, dialect=self.dialect))
+
+    # -- internals ---------------------------------------------------------------------------
+    def _compute(self, kpi: KPI, query: Query) -> Computed:
+        if kpi.kind is Kind.RATIO:
+            assert isinstance(kpi.numerator, str) and isinstance(kpi.denominator, str)
+            num = self.compute(self.catalogue.get(kpi.numerator), query)
+            den = self.compute(self.catalogue.get(kpi.denominator), query)
+            values: dict[Key, Row] = {}
+            for k in set(num.values) | set(den.values):
+                values[k] = {"num": _additive(num.values.get(k)), "den": _additive(den.values.get(k))}
+            return Computed("ratio", values, num.sql + den.sql)
+        if kpi.kind is Kind.CUSTOM:
+            assert kpi.builder is not None
+            if kpi.builder not in CUSTOM:
+                raise ParameterError(f"KPI {kpi.name}: no builder named {kpi.builder}.")
+            values, shape = CUSTOM[kpi.builder](self, kpi, query)
+            return Computed(shape, values, [f"-- {kpi.name}: computed by the {kpi.builder} builder"])
+        expr = aggregate(kpi, self.ctx, query)
+        result, sql = self.execute(expr)
+        values = {tuple([r[PERIOD], *(r[d] for d in query.by)]): r for r in result}
+        return Computed(kpi.kind.value, values, [sql])
+
+    def _widened(self, kpi: KPI, query: Query) -> Query:
+        """For additive KPIs, reach a year further back so that growth can be computed."""
+        if not kpi.additive or query.start is None:
+            return query
+        return replace(query, start=query.calendar.shift(query.calendar.start_of(query.start), -_year(query)))
+
+    def _rows(self, kpi: KPI, query: Query, computed: Computed) -> list[Row]:
+        cal = query.calendar
+        keys = list(computed.values)
+        if query.start is not None:
+            first = cal.start_of(query.start)
+        elif keys:
+            first = min(k[0] for k in keys)
+        else:
+            return []
+        if query.end is not None:
+            last = cal.start_of(query.end)
+        elif keys:
+            last = max(k[0] for k in keys)
+        else:
+            last = first
+        combos = sorted({k[1:] for k in keys}, key=_sort_key) if query.by else [()]
+        if not combos:
+            combos = []
+        out = []
+        for start in cal.grid(first, last):
+            for combo in combos:
+                key = (start, *combo)
+                row: Row = {
+                    "kpi": kpi.name,
+                    "label": kpi.label_en,
+                    "unit": kpi.unit,
+                    "period": cal.label(start),
+                    "period_start": start.isoformat() if cal.grain is not periods.Grain.ALL else None,
+                }
+                row.update(dict(zip(query.by, combo, strict=True)))
+                row.update(self._values(kpi, computed.shape, computed.values.get(key), start, cal))
+                if kpi.additive:
+                    row.update(self._growth(computed, key, query, row["value"]))
+                row.update(self._target(kpi, row, query))
+                out.append(row)
+        return out
+
+    def _values(self, kpi: KPI, shape: str, agg: Row | None, start: dt.date, cal: periods.Calendar) -> Row:
+        flags: list[str] = []
+        out: Row = {"value": None, "reason": None, "flags": flags}
+        match shape:
+            case "count":
+                out["value"] = int(agg["count"]) if agg else 0
+            case "sum":
+                out["value"] = float(agg["total"] or 0.0) if agg else 0.0
+                if agg and agg.get("fx_missing"):
+                    flags.append("missing_fx_rate")
+                    out["fx_missing_rows"] = int(agg["fx_missing"])
+            case "rate":
+                num = int(agg["numerator"]) if agg else 0
+                den = int(agg["denominator"]) if agg else 0
+                low, high = wilson(num, den)
+                out.update(numerator=num, denominator=den, ci_low=low, ci_high=high)
+                if den:
+                    out["value"] = num / den
+                    if den < self.small_sample:
+                        flags.append("small_sample")
+                else:
+                    out["reason"] = f"nothing to divide by: no {_what(kpi)} in the period"
+                if kpi.cohort and cal.grain is not periods.Grain.ALL and self.data_end is not None:
+                    age = (self.data_end - (cal.next_start(start) - dt.timedelta(days=1))).days
+                    out["cohort_age_days"] = age
+                    if age < MATURITY_DAYS:
+                        flags.append("immature_cohort")
+            case "duration":
+                n = int(agg["n"]) if agg else 0
+                out.update(n=n, median=None, mean=None, p90=None)
+                if agg and n:
+                    out.update(median=float(agg["median"]), mean=float(agg["mean"]), p90=float(agg["p90"]))
+                    out["value"] = out["median"]
+                    if n < self.small_sample:
+                        flags.append("small_sample")
+                else:
+                    out["reason"] = f"no {_what(kpi)} in the period"
+            case "ratio":
+                num = agg["num"] if agg else 0
+                den = agg["den"] if agg else 0
+                out.update(numerator=num, denominator=den)
+                if den:
+                    out["value"] = num / den
+                    if self._proportion(kpi):
+                        low, high = wilson(num, den)
+                        out.update(ci_low=low, ci_high=high)
+                        if den < self.small_sample:
+                            flags.append("small_sample")
+                else:
+                    assert isinstance(kpi.denominator, str)
+                    out["reason"] = f"nothing to divide by: {kpi.denominator} is 0 in the period"
+        return out
+
+    def _proportion(self, kpi: KPI) -> bool:
+        if kpi.unit != "rate" or kpi.kind is not Kind.RATIO:
+            return False
+        assert isinstance(kpi.numerator, str) and isinstance(kpi.denominator, str)
+        return all(self.catalogue.get(p).unit == "count" for p in (kpi.numerator, kpi.denominator))
+
+    def _growth(self, computed: Computed, key: Key, query: Query, value: Any) -> Row:
+        cal = query.calendar
+        if cal.grain is periods.Grain.ALL:
+            return {}
+        start = key[0]
+        out: Row = {}
+        for name, back in (("previous", 1), ("year_ago", _year(query))):
+            earlier = (cal.shift(start, -back), *key[1:])
+            known = earlier in computed.values or self._in_range(earlier[0], computed)
+            past = _additive(computed.values.get(earlier)) if known else None
+            out[name] = past
+            growth_key = "growth" if name == "previous" else "growth_yoy"
+            out[growth_key] = (value / past - 1) if past else None
+        return out
+
+    @staticmethod
+    def _in_range(start: dt.date, computed: Computed) -> bool:
+        starts = [k[0] for k in computed.values]
+        return bool(starts) and min(starts) <= start
+
+    def _target(self, kpi: KPI, row: Row, query: Query) -> Row:
+        if not self.targets:
+            return {}
+        if not query.by:
+            scope, scope_id = "company", None
+        elif query.by == ("rep",):
+            scope, scope_id = "rep", row["rep"]
+        elif query.by == ("team",):
+            scope, scope_id = "team", row["team"]
+        else:
+            return {}
+        for t in self.targets:
+            if (t["metric"], t["period"], t["scope"]) == (kpi.name, row["period"], scope) and (
+                scope_id is None or t["scope_id"] == scope_id
+            ):
+                target = float(t["value"])
+                value = row.get("value")
+                return {"target": target, "attainment": (value / target) if value is not None and target else None}
+        return {}
+
+
+def _additive(agg: Row | None) -> float:
+    if not agg:
+        return 0
+    if "count" in agg:
+        return int(agg["count"])
+    return float(agg.get("total") or 0.0)
+
+
+def _year(query: Query) -> int:
+    return query.calendar.periods_per_year() or 365
+
+
+def _what(kpi: KPI) -> str:
+    source = kpi.source or ""
+    if kpi.name == "win_rate":
+        return "opportunities closed"
+    return {"leads": "leads created", "opportunities": "opportunities", "customers": "customers"}.get(
+        source, SOURCES[source].name if source in SOURCES else "rows"
+    )
+
+
+def _sort_key(combo: tuple[Any, ...]) -> tuple[tuple[int, str], ...]:
+    return tuple((0, str(v)) if v is not None else (1, "") for v in combo)
