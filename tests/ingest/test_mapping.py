@@ -95,4 +95,5 @@ def test_guess_table_from_name_or_key() -> None:
     assert guess_table("Leads_2017.csv", []) == "leads"
     assert guess_table("export.csv", ["Opportunity ID", "Stage"]) == "opportunities"
     assert guess_table("export.csv", ["foo"]) is None
-    assert normalize_name(" Deal - Stage ") == "deal_stage"
+    assert normalize_name(" Deal - Stage ") == normalize_name("deal_stage") == normalize_name("DealStage")
+    assert guess_table("Leads-Q1.csv", []) == "leads"

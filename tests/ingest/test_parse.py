@@ -91,10 +91,23 @@ def test_unreadable_dates_are_an_error_and_explicit_format_is_used() -> None:
 
 
 def test_numbers_with_decimal_comma_and_thousands() -> None:
-    values = pa.array(["1 234,50", "-3", "abc", None, "1e3", "12,"])
-    assert parse.parse_float(values, ",", " ").to_pylist() == [1234.5, -3.0, None, None, 1000.0, 12.0]
+    values = pa.array(["1 234,50", "-3", "abc", None, "1e3", "12,", "1\u00a0234,5", "1\u202f234"])
+    assert parse.parse_float(values, ",", " ").to_pylist() == [1234.5, -3.0, None, None, 1000.0, 12.0, 1234.5, 1234.0]
     assert parse.parse_float(pa.array(["1,234.5"]), ".", ",").to_pylist() == [1234.5]
     assert parse.parse_float(pa.array(["1,234.5"]), ".", None).to_pylist() == [None]
+
+
+def test_number_traps_are_rejected_not_guessed() -> None:
+    # With a decimal comma a point is no decimal mark; separators only between groups of three.
+    assert parse.parse_float(pa.array(["1.234", "12.34", "12,34"]), ",", None).to_pylist() == [None, None, 12.34]
+    assert parse.parse_float(pa.array(["12,34", "1,2,3", "1,234,567.5", "1234"]), ".", ",").to_pylist() == [
+        None,
+        None,
+        1234567.5,
+        1234.0,
+    ]
+    assert parse.parse_float(pa.array(["1.234.567,5"]), ",", ".").to_pylist() == [1234567.5]
+    assert parse.parse_float(pa.array(["1e400", "-1e400", "nan", "inf"]), ".", None).to_pylist() == [None] * 4
 
 
 def test_integers_refuse_fractions() -> None:

@@ -8,12 +8,14 @@ be, or breaks a rule between columns (a won deal without a close date). Each fai
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salespilot.errors import MappingError
 from salespilot.ingest import parse
 from salespilot.ingest.mapping import ColumnSpec, MappingOptions
 from salespilot.ingest.readers import RawBatch
@@ -95,7 +97,7 @@ class Converter:
         for name, spec in self.specs.items():
             column = self.table.column(name)
             label = spec.source if spec.source is not None else name
-            raw = self._source(spec, batch)
+            raw = pc.utf8_trim_whitespace(self._source(spec, batch))  # " R12 " is R12
             if spec.values:
                 raw = _apply_values(raw, spec.values)
             if column.default is not None:
@@ -118,7 +120,7 @@ class Converter:
             is_open = pc.fill_null(pc.equal(typed["outcome"], "open"), False)
             typed["closed_at"] = pc.if_else(is_open, pa.nulls(n, pa.timestamp("us")), typed["closed_at"])
         for rule in RULES.get(self.table.name, ()):
-            rule(typed, texts, self.specs, flag)
+            rule(typed, texts, self.specs, flag, self.file)
 
         good = pc.invert(bad_any)
         columns = {name: pc.filter(typed[name], good) for name in self.output_columns if name in typed}
@@ -132,7 +134,7 @@ class Converter:
         if spec.constant is not None:
             return pa.array([spec.constant or None] * n, pa.string())
         if spec.row_number:
-            return pc.cast(batch.rows, pa.string())
+            return pc.binary_join_element_wise(spec.prefix, pc.cast(batch.rows, pa.string()), "")
         column = batch.table.column(spec.source)
         return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
@@ -163,7 +165,7 @@ class Converter:
             sample = raw.drop_null()
             if len(sample) == 0 and self.options.date_format is None:
                 return parse.ISO_ONLY  # decide on the first batch that has values
-            self._layouts[name] = parse.detect_layout(sample.slice(0, 2000), self.options.date_format, label, self.file)
+            self._layouts[name] = parse.detect_layout(sample, self.options.date_format, label, self.file)
         return self._layouts[name]
 
     def _check_enum(
@@ -189,17 +191,25 @@ class Converter:
 
 
 def _apply_values(raw: pa.Array, values: dict[str, str]) -> pa.Array:
-    """Replace source values by canonical ones; exact match first, then case and spacing ignored."""
-    keys = pa.array(list(values), pa.string())
+    """Replace source values by canonical ones; exact match first, then case and separators ignored."""
+    keys = list(values)
     targets = pa.array([v if v != "" else None for v in values.values()], pa.string())
-    index = pc.index_in(raw, value_set=keys)
-    index = pc.coalesce(index, pc.index_in(parse.normalize_token(raw), value_set=parse.normalize_token(keys)))
-    mapped = pc.take(targets, index)
-    return pc.if_else(pc.is_valid(index), mapped, raw)
+    exact = pc.cast(pc.index_in(raw, value_set=pa.array(keys, pa.string())), pa.int64())
+    loose_keys: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        loose_keys.setdefault(re.sub(r"[\s\-_.]+", "", key.strip().lower()), i)
+    loose = pc.index_in(_loose(raw), value_set=pa.array(list(loose_keys), pa.string()))
+    index = pc.coalesce(exact, pc.take(pa.array(list(loose_keys.values()), pa.int64()), loose))
+    return pc.if_else(pc.is_valid(index), pc.take(targets, index), raw)
+
+
+def _loose(values: pa.Array) -> pa.Array:
+    """'Closed Won', 'closed_won' and 'ClosedWon' compare equal in value maps."""
+    return pc.replace_substring_regex(pc.utf8_lower(parse.trim(values)), r"[\s\-_.]+", "")
 
 
 Flag = Callable[[pa.Array, str, pa.Array, str], None]
-Rule = Callable[[dict[str, pa.Array], dict[str, pa.Array], dict[str, ColumnSpec], Flag], None]
+Rule = Callable[[dict[str, pa.Array], dict[str, pa.Array], dict[str, ColumnSpec], Flag, str], None]
 
 
 def _label(specs: dict[str, ColumnSpec], name: str) -> str:
@@ -208,7 +218,7 @@ def _label(specs: dict[str, ColumnSpec], name: str) -> str:
 
 
 def _opportunity_closing(
-    typed: dict[str, pa.Array], texts: dict[str, pa.Array], specs: dict[str, ColumnSpec], flag: Flag
+    typed: dict[str, pa.Array], texts: dict[str, pa.Array], specs: dict[str, ColumnSpec], flag: Flag, file: str
 ) -> None:
     if "outcome" in typed:
         closed = pc.is_in(typed["outcome"], value_set=pa.array(["won", "lost"]))
@@ -220,12 +230,10 @@ def _opportunity_closing(
                 texts["closed_at"],
                 "closed_at: a won or lost opportunity needs its close date",
             )
-        else:
-            flag(
-                closed,
-                _label(specs, "outcome"),
-                texts["outcome"],
-                "closed_at: a won or lost opportunity needs its close date, and the file maps none",
+        elif pc.any(pc.fill_null(closed, False)).as_py():
+            raise MappingError(
+                f"File {file}: some opportunities are won or lost, but no column is mapped to closed_at, "
+                "their close date. Map it (e.g. 'closed_at: Close Date') in a mapping file."
             )
     if "closed_at" in typed and "created_at" in typed:
         flag(
@@ -237,7 +245,7 @@ def _opportunity_closing(
 
 
 def _contract_dates(
-    typed: dict[str, pa.Array], texts: dict[str, pa.Array], specs: dict[str, ColumnSpec], flag: Flag
+    typed: dict[str, pa.Array], texts: dict[str, pa.Array], specs: dict[str, ColumnSpec], flag: Flag, file: str
 ) -> None:
     if "end_date" in typed and "start_date" in typed:
         flag(

@@ -34,8 +34,36 @@ _TOP_KEYS = ("table", "options", "columns", "description")
 
 
 def normalize_name(name: str) -> str:
-    """Column names compare with case, spaces, dashes and dots ignored: 'Lead ID' == 'lead_id'."""
-    return re.sub(r"[\s\-_.]+", "_", name.strip().lower()).strip("_")
+    """Column names compare with case, spaces, dashes, dots and underscores ignored:
+    'Lead ID' == 'lead_id' == 'LeadId'."""
+    return re.sub(r"[\s\-_.]+", "", name.strip().lower())
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML for mapping files: only true/false are booleans (Yes, No, On, Off stay text, as a
+    CRM's values are), and a key given twice is an error instead of a silent overwrite."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _mapping_no_duplicates(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f'the key "{key}" is given twice', key_node.start_mark)
+        seen[key] = loader.construct_object(value_node)
+    return seen
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_no_duplicates)
 
 
 @dataclass(frozen=True)
@@ -45,6 +73,7 @@ class ColumnSpec:
     values: dict[str, str] | None = None
     constant: str | None = None
     row_number: bool = False
+    prefix: str = ""  # with row_number: text put before the number, so that two files' ids differ
     optional: bool = False  # a source column the file may lack: then the column is not mapped
 
     def describe(self) -> str:
@@ -104,7 +133,7 @@ def load_mapping(ref: str | Path) -> Mapping:
 
 def parse_mapping(text: str, origin: str) -> Mapping:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no code from the file
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -199,12 +228,12 @@ def _spec(name: str, spec: Any, origin: str) -> ColumnSpec:
             )
         if keys == {"value"}:
             return ColumnSpec(name, constant=_text(spec["value"]))
-        if keys == {"row_number"} and spec["row_number"] is True:
-            return ColumnSpec(name, row_number=True)
+        if keys <= {"row_number", "prefix"} and spec.get("row_number") is True:
+            return ColumnSpec(name, row_number=True, prefix=_text(spec.get("prefix")))
     raise MappingError(
         f"Mapping {origin}: the source of {name} must be a column name, "
         f"{{column: NAME, values: {{...}}, optional: true}}, "
-        f"{{value: CONSTANT}} or {{row_number: true}}; got {spec!r}."
+        f"{{value: CONSTANT}} or {{row_number: true, prefix: TEXT}}; got {spec!r}."
     )
 
 
@@ -216,16 +245,16 @@ def _text(value: Any) -> str:
 
 def guess_table(file_name: str, source_columns: list[str]) -> str | None:
     """The table a file is for, from its name ('Leads_2017.csv') or its key column."""
-    stem = normalize_name(Path(file_name).stem)
+    stem = re.sub(r"[\s\-.]+", "_", Path(file_name).stem.strip().lower())
     for name in TABLES:
         singular = name[:-1] if name.endswith("s") else name
         if re.fullmatch(rf"(?:{name}|{singular})(?:[_\d].*)?", stem):
             return name
     present = {normalize_name(c) for c in source_columns}
-    candidates = [t.name for t in TABLES.values() if not t.natural_key and t.key[0] in present]
+    candidates = [t.name for t in TABLES.values() if not t.natural_key and normalize_name(t.key[0]) in present]
     if len(candidates) == 1:
         return candidates[0]
-    if "opportunity_id" in candidates and "stage" in present:
+    if "opportunities" in candidates and "stage" in present:
         return "opportunities"
     return None
 
@@ -262,6 +291,8 @@ def resolve(mapping: Mapping | None, table: Table, source_columns: list[str], fi
                     f"{did_you_mean(spec.source, source_columns)} The file's columns are: "
                     f"{', '.join(source_columns)}."
                 )
+    for name, spec in specs.items():
+        _check_vocabulary(table, name, spec, origin)
     missing = [c for c in table.required if c not in specs]
     if missing:
         shown = ", ".join(source_columns[:15]) + (" ..." if len(source_columns) > 15 else "")
@@ -274,3 +305,18 @@ def resolve(mapping: Mapping | None, table: Table, source_columns: list[str], fi
             f"e.g. 'columns: {{{missing[0]}: YOUR_COLUMN}}', and pass it with --mapping."
         )
     return specs
+
+
+def _check_vocabulary(table: Table, name: str, spec: ColumnSpec, origin: str) -> None:
+    """A constant or a values-map target of a closed vocabulary must be one of its words."""
+    column = table.column(name)
+    if column.enum is None or column.unknown_enum_to is not None:
+        return
+    given = [spec.constant] if spec.constant is not None else list((spec.values or {}).values())
+    for value in given:
+        token = re.sub(r"[\s\-]+", "_", value.strip().lower())
+        if value and token not in column.enum:
+            raise MappingError(
+                f'{origin}: "{value}" is not a value of {table.name}.{name}.{did_you_mean(value, column.enum)} '
+                f"Expected one of: {', '.join(column.enum)}."
+            )

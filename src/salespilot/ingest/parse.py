@@ -48,27 +48,33 @@ def trim(values: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(values)
 
 
+def explicit_layout(fmt: str) -> DateLayout:
+    """A user's date_format, also read with or without a time part (ISO is always read too)."""
+    if "%H" in fmt or "%I" in fmt:
+        date_part = fmt.split(" ")[0]
+        formats: tuple[str, ...] = (fmt, date_part) if date_part != fmt and "%" in date_part else (fmt,)
+    else:
+        formats = (f"{fmt} %H:%M:%S", f"{fmt} %H:%M", fmt)
+    return DateLayout(formats, f"format {fmt} (or ISO 8601)")
+
+
 def detect_layout(sample: pa.Array, explicit: str | None, column: str, file: str) -> DateLayout:
-    """Choose how ``column`` writes dates from a sample of its non-null values."""
-    values = trim(sample.drop_null())
-    if explicit is not None:
-        layout = DateLayout((explicit,), f"format {explicit}")
-        if len(values) and _parse_local(values, layout).null_count == len(values):
-            raise MappingError(
-                f'File {file}, column "{column}": no value parses as a date with date_format "{explicit}" '
-                f'(first value: "{values[0].as_py()}"). Fix options.date_format in the mapping.'
-            )
-        return layout
-    if len(values) == 0:
-        return ISO_ONLY
+    """Choose how ``column`` writes dates from its distinct non-null values in ``sample``."""
+    values = pc.unique(trim(sample.drop_null()))
     iso = pc.or_(pc.match_substring_regex(values, ISO_NAIVE), pc.match_substring_regex(values, ISO_OFFSET))
     others = pc.filter(values, pc.invert(iso))
+    if explicit is not None:
+        layout = explicit_layout(explicit)
+        if len(others) and _parse_local(others, layout).null_count == len(others):
+            raise MappingError(
+                f'File {file}, column "{column}": no value parses as a date with date_format "{explicit}" '
+                f'(e.g. "{others[0].as_py()}"). Fix options.date_format in the mapping.'
+            )
+        return layout
     if len(others) == 0:
         return ISO_ONLY
-    scores = {}
-    for name, formats in FAMILIES.items():
-        parsed = _parse_local(others, DateLayout(formats, name))
-        scores[name] = len(others) - parsed.null_count
+    parsed = {name: _parse_local(others, DateLayout(formats, name)) for name, formats in FAMILIES.items()}
+    scores = {name: len(others) - p.null_count for name, p in parsed.items()}
     best = max(scores.values())
     if best == 0:
         if len(others) < len(values):
@@ -80,10 +86,22 @@ def detect_layout(sample: pa.Array, explicit: str | None, column: str, file: str
         )
     winners = [name for name, score in scores.items() if score == best]
     if len(winners) > 1:
+        first, second = parsed[winners[0]], parsed[winners[1]]
+        only_first = pc.filter(others, pc.and_(pc.is_valid(first), pc.is_null(second)))
+        only_second = pc.filter(others, pc.and_(pc.is_null(first), pc.is_valid(second)))
+        if len(only_first) and len(only_second):
+            raise MappingError(
+                f'File {file}, column "{column}" mixes day-first and month-first dates (e.g. '
+                f'"{only_first[0].as_py()}" and "{only_second[0].as_py()}"). Make them consistent in the file.'
+            )
+        timed = pc.any(pc.match_substring(others, ":")).as_py()
+        sep = winners[0][3]
+        hint = f"%d{sep}%m{sep}%Y" if not timed else f"%d{sep}%m{sep}%Y %H:%M"
+        alt = f"%m{sep}%d{sep}%Y" if not timed else f"%m{sep}%d{sep}%Y %H:%M"
         raise MappingError(
             f'File {file}, column "{column}": dates such as "{others[0].as_py()}" can be read day-first or '
-            "month-first and every value fits both. Say which with options.date_format in a mapping file "
-            '("%d/%m/%Y" or "%m/%d/%Y").'
+            f"month-first and all {len(others):,} distinct values fit both. Say which with options.date_format "
+            f'in a mapping file ("{hint}" or "{alt}"; a time part is optional either way).'
         )
     name = winners[0]
     return DateLayout(FAMILIES[name], f"{EXAMPLE[name[:3]].replace('/', name[3])} (day/month order as in the file)")
@@ -100,7 +118,9 @@ def parse_timestamp(values: pa.Array, layout: DateLayout, timezone: str) -> pa.A
         other = pc.if_else(pc.or_(naive_mask, offset_mask), null_str, values)
         local = pc.coalesce(local, _parse_local(other, layout))
     if timezone not in ("UTC", "Etc/UTC"):
-        local = pc.assume_timezone(local, timezone, ambiguous="earliest", nonexistent="earliest")
+        # A local time skipped by a daylight-saving change (02:30 on the spring day) is read as
+        # the first valid instant after it; a repeated one (autumn) as its first occurrence.
+        local = pc.assume_timezone(local, timezone, ambiguous="earliest", nonexistent="latest")
         local = pc.cast(local, pa.timestamp("us"))
     aware = _cast_iso(pc.if_else(offset_mask, values, null_str), aware=True)
     return pc.coalesce(local, aware)
@@ -118,14 +138,28 @@ def parse_date(values: pa.Array, layout: DateLayout) -> pa.Array:
 
 
 def parse_float(values: pa.Array, decimal: str, thousands: str | None) -> pa.Array:
-    values = pc.replace_substring_regex(trim(values), r"\s+", "")
-    if thousands is not None and thousands.strip():
-        values = pc.replace_substring(values, thousands, "")
-    if decimal == ",":
-        values = pc.replace_substring(values, ",", ".")
-    ok = pc.fill_null(pc.match_substring_regex(values, NUMBER), False)
+    """Numbers with the file's decimal mark; a thousands separator only between groups of three.
+
+    Spaces, including the no-break spaces spreadsheets write between thousands, are dropped.
+    With a decimal comma, a point is not a decimal mark: "1.234" is rejected rather than guessed.
+    """
+    values = pc.replace_substring_regex(trim(values), r"[\s\x{00A0}\x{202F}]+", "")
+    sep = thousands if thousands is not None and thousands.strip() else None
+    dec = re.escape(decimal)
+    exponent = r"(?:[eE][+-]?\d+)?"
+    if sep is not None:
+        grouped = rf"\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+"
+        pattern = rf"^[+-]?(?:(?:{grouped}|\d+)(?:{dec}\d*)?|{dec}\d+){exponent}$"
+    else:
+        pattern = rf"^[+-]?(?:\d+(?:{dec}\d*)?|{dec}\d+){exponent}$"
+    ok = pc.fill_null(pc.match_substring_regex(values, pattern), False)
     clean = pc.if_else(ok, values, pa.nulls(len(values), pa.string()))
-    return pc.cast(clean, pa.float64())
+    if sep is not None:
+        clean = pc.replace_substring(clean, sep, "")
+    if decimal == ",":
+        clean = pc.replace_substring(clean, ",", ".")
+    numbers = pc.cast(clean, pa.float64())
+    return pc.if_else(pc.fill_null(pc.is_finite(numbers), False), numbers, pa.nulls(len(numbers), pa.float64()))
 
 
 def parse_integer(values: pa.Array, decimal: str, thousands: str | None) -> pa.Array:
