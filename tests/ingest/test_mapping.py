@@ -97,3 +97,37 @@ def test_guess_table_from_name_or_key() -> None:
     assert guess_table("export.csv", ["foo"]) is None
     assert normalize_name(" Deal - Stage ") == normalize_name("deal_stage") == normalize_name("DealStage")
     assert guess_table("Leads-Q1.csv", []) == "leads"
+
+
+def test_yes_and_no_stay_text_and_a_repeated_key_is_refused() -> None:
+    mapping = parse_mapping(
+        "table: opportunities\ncolumns:\n  type: {column: Upsell, values: {Yes: upsell, No: new}}\n", origin="m.yaml"
+    )
+    assert mapping.columns["type"].values == {"Yes": "upsell", "No": "new"}
+    with pytest.raises(MappingError, match=r'line 4.*"rep_id" is given twice'):
+        parse_mapping("table: reps\ncolumns:\n  rep_id: a\n  rep_id: b\n", origin="m.yaml")
+
+
+def test_constants_and_value_targets_are_checked_against_the_vocabulary() -> None:
+    role = parse_mapping("table: reps\ncolumns: {rep_id: a, role: {value: sales}}\n", origin="m.yaml")
+    with pytest.raises(MappingError, match=r'"sales" is not a value of reps\.role'):
+        resolve(role, TABLES["reps"], ["a"], "f.csv")
+    outcome = parse_mapping(
+        "table: opportunities\ncolumns: {opportunity_id: a, created_at: b, "
+        "outcome: {column: c, values: {Won: won, Lost: los}}}\n",
+        origin="m.yaml",
+    )
+    with pytest.raises(MappingError, match=r'"los" is not a value of opportunities\.outcome\. Did you mean "lost"'):
+        resolve(outcome, TABLES["opportunities"], ["a", "b", "c"], "f.csv")
+    # A loss reason outside the taxonomy is allowed: it becomes "other" with its text kept.
+    reason = parse_mapping(
+        "table: opportunities\ncolumns: {opportunity_id: a, created_at: b, outcome: c, "
+        "loss_reason: {column: d, values: {Trop cher: price}}}\n",
+        origin="m.yaml",
+    )
+    assert resolve(reason, TABLES["opportunities"], ["a", "b", "c", "d"], "f.csv")["loss_reason"].source == "d"
+
+
+def test_row_number_ids_take_a_prefix() -> None:
+    mapping = parse_mapping("table: leads\ncolumns: {lead_id: {row_number: true, prefix: part1-}}\n", origin="m")
+    assert mapping.columns["lead_id"].row_number and mapping.columns["lead_id"].prefix == "part1-"
