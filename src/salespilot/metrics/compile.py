@@ -50,16 +50,16 @@ def _condition(t: ir.Table, f: Filter) -> ir.BooleanValue:
     return condition
 
 
-def prepared(kpi: KPI, ctx: Context, query: Query) -> ir.Table:
-    """The KPI's rows with a ``period_start`` column, filtered to the query's range and filters."""
-    assert kpi.source is not None and kpi.anchor is not None
-    t = SOURCES[kpi.source].build(ctx, kpi.anchor)
-    anchor = t[kpi.anchor]
-    if (kpi.source, kpi.anchor) in DATE_ANCHORS:
+def prepared(source: str, anchor_name: str, ctx: Context, query: Query) -> ir.Table:
+    """A source's rows with a ``period_start`` column, filtered to the query's range and filters."""
+    needed = frozenset(query.by) | {dim for dim, _ in query.filters}
+    t = SOURCES[source].build(ctx, anchor_name, needed)
+    anchor = t[anchor_name]
+    if (source, anchor_name) in DATE_ANCHORS:
         local = anchor.cast("timestamp")
     else:
         local = periods.to_local(anchor, query.timezone, *query.years)
-    t = t.mutate(_local=local).filter(ibis._[kpi.anchor].notnull())
+    t = t.mutate(_local=local).filter(ibis._[anchor_name].notnull())
     if query.start is not None:
         t = t.filter(t._local >= ibis.literal(dt.datetime.combine(query.start, dt.time()), type="timestamp"))
     if query.end is not None:
@@ -67,49 +67,63 @@ def prepared(kpi: KPI, ctx: Context, query: Query) -> ir.Table:
         t = t.filter(t._local < ibis.literal(after, type="timestamp"))
     for dim, value in query.filters:
         t = t.filter(t[dim] == value)
-    t = t.mutate(**{PERIOD: periods.period_start(t._local, query.calendar)})
-    if kpi.where.conditions:
-        t = t.filter(_condition(t, kpi.where))
-    return t
+    return t.mutate(**{PERIOD: periods.period_start(t._local, query.calendar)})
 
 
-def aggregate(kpi: KPI, ctx: Context, query: Query) -> ir.Table:
-    """Aggregates of ``kpi`` (count, sum, rate or duration) per period and dimension."""
-    t = prepared(kpi, ctx, query)
-    keys = [PERIOD, *query.by]
-    one = ibis.literal(1, type="int64")
-    zero = ibis.literal(0, type="int64")
+def aggregate(kpis: list[KPI], ctx: Context, query: Query) -> ir.Table:
+    """Aggregates of KPIs sharing one source and anchor, in one pass, per period and dimension.
+
+    Each KPI's columns are prefixed ``{name}__``; its own filter applies to its aggregates only
+    (conditional aggregation), so one scan serves the lot.
+    """
+    first = kpis[0]
+    assert first.source is not None and first.anchor is not None
+    t = prepared(first.source, first.anchor, ctx, query)
+    metrics: dict[str, ir.Scalar] = {}
+    for kpi in kpis:
+        assert (kpi.source, kpi.anchor) == (first.source, first.anchor)
+        metrics.update({f"{kpi.name}__{k}": v for k, v in _measures(kpi, t).items()})
+        # Rows of this KPI's own (a group may hold rows of its fellow KPIs only): the periods and
+        # dimension values a KPI shows must not depend on what it was computed with.
+        where = _condition(t, kpi.where) if kpi.where.conditions else None
+        metrics[f"{kpi.name}__present"] = t.count(where=where)
+    return t.group_by([PERIOD, *query.by]).aggregate(**metrics)
+
+
+def _measures(kpi: KPI, t: ir.Table) -> dict[str, ir.Scalar]:
+    where = _condition(t, kpi.where) if kpi.where.conditions else None
     match kpi.kind:
         case Kind.COUNT:
-            return t.group_by(keys).aggregate(count=t.count())
+            return {"count": t.count(where=where)}
         case Kind.SUM:
             assert kpi.measure is not None
-            measure = t[kpi.measure]
-            metrics = {"total": measure.cast("float64").sum(), "rows": t.count()}
+            measure = t[kpi.measure].cast("float64")
+            out = {"total": measure.sum(where=where), "rows": t.count(where=where)}
             if "fx_missing" in t.columns:
-                metrics["fx_missing"] = ibis.ifelse(t.fx_missing, one, zero).sum()
-            return t.group_by(keys).aggregate(**metrics)
+                missing = t.fx_missing if where is None else t.fx_missing & where
+                out["fx_missing"] = t.count(where=missing)
+            return out
         case Kind.RATE:
             assert isinstance(kpi.numerator, Filter) and isinstance(kpi.denominator, Filter)
-            in_den = _condition(t, kpi.denominator)
-            in_num = in_den & _condition(t, kpi.numerator)
-
-            def rows_where(condition: ir.BooleanValue) -> ir.IntegerScalar:
-                if isinstance(condition, ir.Scalar):  # no condition at all: every row
-                    return t.count()
-                return ibis.ifelse(condition, one, zero).sum()
-
-            return t.group_by(keys).aggregate(numerator=rows_where(in_num), denominator=rows_where(in_den))
+            den = _condition(t, kpi.denominator)
+            num = den & _condition(t, kpi.numerator)
+            if where is not None:
+                den, num = den & where, num & where
+            return {"numerator": t.count(where=_column(num)), "denominator": t.count(where=_column(den))}
         case Kind.DURATION:
             assert kpi.measure is not None
             measure = t[kpi.measure].cast("float64")
-            t = t.filter(measure.notnull())
-            measure = t[kpi.measure].cast("float64")
-            return t.group_by(keys).aggregate(
-                n=t.count(),
-                mean=measure.mean(),
-                median=measure.quantile(0.5),
-                p90=measure.quantile(0.9),
-            )
+            valid = measure.notnull() if where is None else measure.notnull() & where
+            return {
+                "n": t.count(where=valid),
+                "mean": measure.mean(where=valid),
+                "median": measure.quantile(0.5, where=valid),
+                "p90": measure.quantile(0.9, where=valid),
+            }
         case Kind.RATIO | Kind.CUSTOM:
-            raise AssertionError(f"{kpi.name}: {kpi.kind} KPIs are not compiled to one expression")
+            raise AssertionError(f"{kpi.name}: {kpi.kind} KPIs are not compiled to aggregates")
+
+
+def _column(condition: ir.BooleanValue) -> ir.BooleanValue | None:
+    """None (every row) for a condition that is a constant true, else the condition."""
+    return None if isinstance(condition, ir.Scalar) else condition

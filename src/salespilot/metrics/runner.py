@@ -38,6 +38,9 @@ class Computed:
     values: dict[Key, Row]
     sql: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.first_start: dt.date | None = min((k[0] for k in self.values), default=None)
+
 
 class Runner:
     def __init__(
@@ -54,16 +57,24 @@ class Runner:
         self.small_sample = small_sample
         self.data_end = data_end
         self.dialect = dialect
-        self.targets = targets or []
+        self.targets: dict[tuple[Any, ...], float] = {
+            (t["metric"], t["period"], t["scope"], t["scope_id"] if t["scope"] != "company" else None): float(
+                t["value"]
+            )
+            for t in targets or []
+        }
         self._cache: dict[tuple[str, Query], Computed] = {}
 
     # -- public ------------------------------------------------------------------------------
     def run(self, names: Iterable[str], query: Query) -> tuple[list[Row], dict[str, list[str]]]:
         rows: list[Row] = []
         explained: dict[str, list[str]] = {}
-        for name in names:
-            kpi = self.catalogue.get(name)
+        kpis = [self.catalogue.get(name) for name in names]
+        for kpi in kpis:
             self.check(kpi, query)
+        self._prefetch(kpis, query)
+        for kpi in kpis:
+            name = kpi.name
             wide = self._widened(kpi, query)
             computed = self.compute(kpi, wide)
             explained[name] = computed.sql
@@ -111,10 +122,44 @@ class Runner:
                 raise ParameterError(f"KPI {kpi.name}: no builder named {kpi.builder}.")
             values, shape = CUSTOM[kpi.builder](self, kpi, query)
             return Computed(shape, values, [f"-- {kpi.name}: computed by the {kpi.builder} builder"])
-        expr = aggregate(kpi, self.ctx, query)
+        self._fetch([kpi], query)
+        return self._cache[(kpi.name, query)]
+
+    def _base(self, kpi: KPI) -> list[KPI]:
+        """The KPIs computed by one scan of a source: ``kpi`` itself, or a ratio's parts."""
+        if kpi.kind is Kind.RATIO:
+            assert isinstance(kpi.numerator, str) and isinstance(kpi.denominator, str)
+            return [self.catalogue.get(kpi.numerator), self.catalogue.get(kpi.denominator)]
+        return [kpi] if kpi.kind is not Kind.CUSTOM else []
+
+    def _prefetch(self, kpis: list[KPI], query: Query) -> None:
+        """Compute every plain KPI the request needs, one query per source, anchor and range."""
+        groups: dict[tuple[Any, ...], list[KPI]] = {}
+        for kpi in kpis:
+            wide = self._widened(kpi, query)
+            for base in self._base(kpi):
+                base_query = self._widened(base, wide) if base.additive else wide
+                if (base.name, base_query) in self._cache:
+                    continue
+                group = groups.setdefault((base.source, base.anchor, base_query), [])
+                if base not in group:
+                    group.append(base)
+        for (_, _, base_query), members in groups.items():
+            self._fetch(members, base_query)
+
+    def _fetch(self, kpis: list[KPI], query: Query) -> None:
+        expr = aggregate(kpis, self.ctx, query)
         result, sql = self.execute(expr)
-        values = {tuple([r[PERIOD], *(r[d] for d in query.by)]): r for r in result}
-        return Computed(kpi.kind.value, values, [sql])
+        for kpi in kpis:
+            prefix = f"{kpi.name}__"
+            values = {
+                tuple([r[PERIOD], *(r[d] for d in query.by)]): {
+                    k[len(prefix) :]: v for k, v in r.items() if k.startswith(prefix)
+                }
+                for r in result
+                if r[f"{prefix}present"]
+            }
+            self._cache[(kpi.name, query)] = Computed(kpi.kind.value, values, [sql])
 
     def _widened(self, kpi: KPI, query: Query) -> Query:
         """For additive KPIs, reach a year further back so that growth can be computed."""
@@ -226,17 +271,14 @@ class Runner:
         out: Row = {}
         for name, back in (("previous", 1), ("year_ago", _year(query))):
             earlier = (cal.shift(start, -back), *key[1:])
-            known = earlier in computed.values or self._in_range(earlier[0], computed)
+            known = earlier in computed.values or (
+                computed.first_start is not None and computed.first_start <= earlier[0]
+            )
             past = _additive(computed.values.get(earlier)) if known else None
             out[name] = past
             growth_key = "growth" if name == "previous" else "growth_yoy"
             out[growth_key] = (value / past - 1) if past else None
         return out
-
-    @staticmethod
-    def _in_range(start: dt.date, computed: Computed) -> bool:
-        starts = [k[0] for k in computed.values]
-        return bool(starts) and min(starts) <= start
 
     def _target(self, kpi: KPI, row: Row, query: Query) -> Row:
         if not self.targets:
@@ -249,14 +291,11 @@ class Runner:
             scope, scope_id = "team", row["team"]
         else:
             return {}
-        for t in self.targets:
-            if (t["metric"], t["period"], t["scope"]) == (kpi.name, row["period"], scope) and (
-                scope_id is None or t["scope_id"] == scope_id
-            ):
-                target = float(t["value"])
-                value = row.get("value")
-                return {"target": target, "attainment": (value / target) if value is not None and target else None}
-        return {}
+        target = self.targets.get((kpi.name, row["period"], scope, scope_id))
+        if target is None:
+            return {}
+        value = row.get("value")
+        return {"target": target, "attainment": (value / target) if value is not None and target else None}
 
 
 def _additive(agg: Row | None) -> float:

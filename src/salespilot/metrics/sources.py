@@ -31,7 +31,7 @@ class Source:
     dimensions: tuple[str, ...]
     measures: tuple[str, ...]
     columns: tuple[str, ...]  # filterable columns
-    build: Callable[[Context, str], ir.Table]  # (context, anchor) -> table
+    build: Callable[[Context, str, frozenset[str]], ir.Table]  # (context, anchor, dimensions needed)
 
 
 def _reps(ctx: Context) -> ir.Table:
@@ -42,6 +42,25 @@ def _reps(ctx: Context) -> ir.Table:
 def _accounts(ctx: Context) -> ir.Table:
     a = ctx.con.table("accounts")
     return a.select(account_key=a.account_id, segment=a.segment, industry=a.industry, country=a.country)
+
+
+ACCOUNT_DIMS = frozenset({"segment", "industry", "country"})
+
+
+def _join_dims(ctx: Context, t: ir.Table, rep: str, account: str, needed: frozenset[str]) -> ir.Table:
+    """Add team (the rep's) and segment, industry, country (the account's), joined only when asked:
+    a join nobody reads still costs a scan."""
+    if "team" in needed:
+        reps = _reps(ctx)
+        t = t.left_join(reps, t[rep] == reps.rep_key).drop("rep_key")
+    else:
+        t = t.mutate(team=ibis.null("string"))
+    if needed & ACCOUNT_DIMS:
+        accounts = _accounts(ctx)
+        t = t.left_join(accounts, t[account] == accounts.account_key).drop("account_key")
+    else:
+        t = t.mutate(**{d: ibis.null("string") for d in sorted(ACCOUNT_DIMS)})
+    return t
 
 
 def _convert(ctx: Context, t: ir.Table, amount: str, currency: str, day: ir.DateValue) -> ir.Table:
@@ -62,7 +81,7 @@ def _convert(ctx: Context, t: ir.Table, amount: str, currency: str, day: ir.Date
     return t.mutate(**{f"{amount}_base": t[amount] * t._rate, "fx_missing": t._rate.isnull() & t[amount].notnull()})
 
 
-def _leads(ctx: Context, anchor: str) -> ir.Table:
+def _leads(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     leads = ctx.con.table("leads")
     opps = ctx.con.table("opportunities")
     per_lead = (
@@ -74,10 +93,7 @@ def _leads(ctx: Context, anchor: str) -> ir.Table:
         )
     )
     t = leads.left_join(per_lead, leads.lead_id == per_lead.lead_key)
-    reps = _reps(ctx)
-    t = t.left_join(reps, t.owner_id == reps.rep_key)
-    accounts = _accounts(ctx)
-    t = t.left_join(accounts, t.account_id == accounts.account_key)
+    t = _join_dims(ctx, t, "owner_id", "account_id", needed)
     return t.select(
         "lead_id",
         "created_at",
@@ -94,15 +110,15 @@ def _leads(ctx: Context, anchor: str) -> ir.Table:
     )
 
 
-def _opportunities(ctx: Context, anchor: str) -> ir.Table:
+def _opportunities(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     o = ctx.con.table("opportunities")
     leads = ctx.con.table("leads")
-    lead_cols = leads.select(lead_key=leads.lead_id, lead_channel=leads.channel, lead_campaign=leads.campaign)
-    t = o.left_join(lead_cols, o.lead_id == lead_cols.lead_key)
-    reps = _reps(ctx)
-    t = t.left_join(reps, t.owner_id == reps.rep_key)
-    accounts = _accounts(ctx)
-    t = t.left_join(accounts, t.account_id == accounts.account_key)
+    if needed & {"channel", "campaign"}:
+        lead_cols = leads.select(lead_key=leads.lead_id, lead_channel=leads.channel, lead_campaign=leads.campaign)
+        t = o.left_join(lead_cols, o.lead_id == lead_cols.lead_key)
+    else:
+        t = o.mutate(lead_channel=ibis.null("string"), lead_campaign=ibis.null("string"))
+    t = _join_dims(ctx, t, "owner_id", "account_id", needed)
     t = t.select(
         "opportunity_id",
         "created_at",
@@ -133,12 +149,9 @@ def _opportunities(ctx: Context, anchor: str) -> ir.Table:
     ).drop("_rate")
 
 
-def _activities(ctx: Context, anchor: str) -> ir.Table:
+def _activities(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     a = ctx.con.table("activities")
-    reps = _reps(ctx)
-    t = a.left_join(reps, a.rep_id == reps.rep_key)
-    accounts = _accounts(ctx)
-    t = t.left_join(accounts, t.account_id == accounts.account_key)
+    t = _join_dims(ctx, a, "rep_id", "account_id", needed)
     return t.select(
         "activity_id",
         "occurred_at",
@@ -151,23 +164,23 @@ def _activities(ctx: Context, anchor: str) -> ir.Table:
     )
 
 
-def _costs(ctx: Context, anchor: str) -> ir.Table:
+def _costs(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     c = ctx.con.table("costs")
     t = c.select("period_start", "amount", "currency", "category", channel=c.channel, campaign=c.campaign)
     return _convert(ctx, t, "amount", "currency", t.period_start).drop("_rate")
 
 
-def _web(ctx: Context, anchor: str) -> ir.Table:
+def _web(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     w = ctx.con.table("web_traffic")
     return w.select("date", "visitors", "contacts", channel=w.channel)
 
 
-def _campaigns(ctx: Context, anchor: str) -> ir.Table:
+def _campaigns(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     c = ctx.con.table("campaign_stats")
     return c.select("date", "impressions", "clicks", "engagements", campaign=c.campaign, channel=c.channel)
 
 
-def _customers(ctx: Context, anchor: str) -> ir.Table:
+def _customers(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     """One row per customer: an account with a won opportunity, acquired at its first win."""
     o = ctx.con.table("opportunities")
     won = o.filter((o.outcome == "won") & o.account_id.notnull() & o.closed_at.notnull())
@@ -175,18 +188,18 @@ def _customers(ctx: Context, anchor: str) -> ir.Table:
         _rank=ibis.row_number().over(group_by=won.account_id, order_by=[won.closed_at, won.opportunity_id])
     )
     first = ranked.filter(ranked._rank == 0)
-    leads = ctx.con.table("leads")
-    first_lead = leads.filter(leads.account_id.notnull()).mutate(
-        _rank=ibis.row_number().over(group_by=leads.account_id, order_by=[leads.created_at, leads.lead_id])
-    )
-    first_lead = first_lead.filter(first_lead._rank == 0).select(
-        lead_account=first_lead.account_id, first_channel=first_lead.channel
-    )
-    t = first.left_join(first_lead, first.account_id == first_lead.lead_account)
-    reps = _reps(ctx)
-    t = t.left_join(reps, t.owner_id == reps.rep_key)
-    accounts = _accounts(ctx)
-    t = t.left_join(accounts, t.account_id == accounts.account_key)
+    if "channel" in needed:  # a customer's channel is its first lead's
+        leads = ctx.con.table("leads")
+        first_lead = leads.filter(leads.account_id.notnull()).mutate(
+            _rank=ibis.row_number().over(group_by=leads.account_id, order_by=[leads.created_at, leads.lead_id])
+        )
+        first_lead = first_lead.filter(first_lead._rank == 0).select(
+            lead_account=first_lead.account_id, first_channel=first_lead.channel
+        )
+        t = first.left_join(first_lead, first.account_id == first_lead.lead_account)
+    else:
+        t = first.mutate(first_channel=ibis.null("string"))
+    t = _join_dims(ctx, t, "owner_id", "account_id", needed)
     return t.select(
         "account_id",
         acquired_at=t.closed_at,
@@ -199,7 +212,7 @@ def _customers(ctx: Context, anchor: str) -> ir.Table:
     )
 
 
-def _market(ctx: Context, anchor: str) -> ir.Table:
+def _market(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     m = ctx.con.table("market_size")
     return m.select("period_start", "value", segment=m.segment, country=m.country)
 

@@ -8,8 +8,12 @@ Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
 def wilson(successes: float, trials: float, z: float = Z95) -> tuple[float, float] | tuple[None, None]:
-    """The Wilson score interval of a proportion (Wilson 1927); (None, None) without trials."""
-    if trials <= 0:
+    """The Wilson score interval of a proportion (Wilson 1927).
+
+    (None, None) without trials, or when ``successes`` is not a part of ``trials`` (a ratio
+    such as leads per website contact can exceed 1: it is no proportion).
+    """
+    if trials <= 0 or not 0 <= successes <= trials:
         return None, None
     p = successes / trials
     denom = 1 + z * z / trials

@@ -13,6 +13,7 @@ def ibis_backend(store: Any) -> ibis.BaseBackend:
     if callable(own):
         backend: ibis.BaseBackend = own()
         return backend
+    store._con.execute("SET enable_progress_bar = false")  # the faces draw their own
     return ibis.duckdb.from_connection(store._con)
 
 
