@@ -81,19 +81,23 @@ def print_import(result: ImportResult) -> None:
         table.add_row(f"  {label}", f"{value:>10,}")
     out.print(table)
     if result.stage_changes:
-        out.print(f"  {result.stage_changes:,} stage changes added to the history")
+        out.print(f"  {plural(result.stage_changes, 'stage change')} added to the history")
     if result.ignored_columns:
         out.print(f"  ignored source columns: {', '.join(result.ignored_columns)}")
     for w in result.warning_summary:
         out.print(
-            f"  warning: {w['reason']}: {w['values']:,} distinct values on {w['rows']:,} rows "
+            f"  warning: {w['reason']}: {plural(w['values'], 'distinct value')} on {plural(w['rows'], 'row')} "
             f"(e.g. {w['example']!r}); import that table first, or check the ids"
         )
     if result.rejected:
         out.print(f"  rejected rows are listed by 'salespilot rejects' and in {result.rejects_file}; first ones:")
         for r in result.rejects[:10]:
             column = f" {r['column']}" if r["column"] else ""
-            out.print(f"    row {r['row']}{column}: {r['reason']} (value {r['value']!r})")
+            value = "empty" if r["value"] is None else repr(r["value"])
+            reason = r["reason"]
+            if r["column"] and reason.startswith(f"{r['column']}: "):
+                reason = reason[len(r["column"]) + 2 :]  # "amount: amount: expected..." reads badly
+            out.print(f"    row {r['row']}{column}: {reason} (value: {value})")
 
 
 def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, empty: str) -> None:
@@ -173,3 +177,8 @@ def number(value: Any, column: str) -> str | None:
             return f"{value:.1%}"
         return f"{value:,.4f}" if abs(value) < 1 else f"{value:,.2f}"
     return str(value)
+
+
+def plural(count: int, word: str) -> str:
+    """'1 row', '2 rows', '1,234 rows'."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
