@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install SalesPilot with its development tools. Needs only Python 3.11+.
+# Create .venv and install SalesPilot with its development tools and test extras. Needs only Python 3.11+.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -11,4 +11,4 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -e '.[dev,postgres,spark]'

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
@@ -14,6 +17,16 @@ from salespilot.engine.workspace import Workspace
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples"
+# The PostgreSQL server the tests create their databases on (trust auth on this machine and in CI).
+POSTGRES_SERVER = os.environ.get("SALESPILOT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+BACKENDS = ["duckdb", "postgres"]
+
+
+def require_service(reason: str) -> NoReturn:
+    """Skip a test whose service is missing, visibly; with SALESPILOT_REQUIRE_SERVICES=1 (CI), fail it."""
+    if os.environ.get("SALESPILOT_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (SALESPILOT_REQUIRE_SERVICES=1 makes this a failure)", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -28,8 +41,68 @@ def ws(db_path: Path) -> Iterator[Workspace]:
     workspace.close()
 
 
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Any]:
+    """A connection to the test server's ``postgres`` database, to create and drop test databases."""
+    try:
+        import psycopg
+    except ImportError:
+        require_service("psycopg is not installed (pip install -e '.[postgres]')")
+    where = POSTGRES_SERVER.rpartition("@")[2]
+    try:
+        admin = psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        require_service(f"PostgreSQL not reachable at {where}: {' '.join(str(exc).split())}")
+    yield admin
+    admin.close()
+
+
+@pytest.fixture
+def new_postgres_db(postgres_admin: Any) -> Iterator[Callable[[], str]]:
+    """A factory of fresh PostgreSQL databases (``sp_<random>``), each dropped after the test."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"sp_{uuid.uuid4().hex[:12]}"
+        postgres_admin.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return f"{POSTGRES_SERVER}/{name}"
+
+    yield make
+    for name in created:
+        postgres_admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def new_db(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[], str]:
+    """A factory of fresh, empty stores of the backend under test: DuckDB paths or PostgreSQL URLs."""
+    if backend == "duckdb":
+        counter = itertools.count()
+        return lambda: str(tmp_path / f"store{next(counter) or ''}.duckdb")
+    make: Callable[[], str] = request.getfixturevalue("new_postgres_db")
+    monkeypatch.chdir(tmp_path)  # a server store's rejects CSVs go to ./salespilot-rejects/
+    return make
+
+
+@pytest.fixture
+def db_url(new_db: Callable[[], str]) -> str:
+    """One fresh store, for each backend: ``store.duckdb`` in tmp_path, or a new PostgreSQL database."""
+    return new_db()
+
+
 def run_cli(
-    *args: str, db: Path | None = None, cwd: Path | None = None, timeout: float = 120, env: dict[str, str] | None = None
+    *args: str,
+    db: Path | str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``salespilot`` command in a subprocess."""
     full_env = {**os.environ, **(env or {})}

@@ -1,4 +1,7 @@
-"""The real ``salespilot`` command in a subprocess: outputs, exit codes, no tracebacks."""
+"""The real ``salespilot`` command in a subprocess: outputs, exit codes, no tracebacks.
+
+Tests taking ``db_url`` run on both stores: a DuckDB file and a PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -35,20 +38,20 @@ def test_import_json_summary_has_the_documented_keys(db_path: Path) -> None:
     }
 
 
-def test_import_table_summary_then_rejects_and_status(db_path: Path) -> None:
+def test_import_table_summary_then_rejects_and_status(db_url: str) -> None:
     run = run_cli(
         "import",
         str(MAVEN / "sales_pipeline.csv"),
         "--mapping",
         str(EXAMPLES / "mappings" / "maven" / "sales_pipeline.yaml"),
-        db=db_path,
+        db=db_url,
     )
     assert run.returncode == 0, run.stderr
     assert "rows read" in run.stdout and "8,800" in run.stdout and "8,300" in run.stdout
-    rejects = run_cli("rejects", "--format", "json", "--limit", "3", db=db_path)
+    rejects = run_cli("rejects", "--format", "json", "--limit", "3", db=db_url)
     assert rejects.returncode == 0, rejects.stderr
     assert [r["row"] for r in json.loads(rejects.stdout)] == [8302, 8303, 8304]
-    status = run_cli("status", "--format", "json", db=db_path)
+    status = run_cli("status", "--format", "json", db=db_url)
     info = json.loads(status.stdout)
     by_table = {t["table"]: t for t in info["tables"]}
     assert by_table["opportunities"]["rows"] == 8300
@@ -106,15 +109,15 @@ def test_mistakes_end_in_a_message_not_a_traceback(
     assert message in run.stderr
 
 
-def test_status_without_a_store_says_how_to_make_one(tmp_path: Path) -> None:
-    run = run_cli("status", db=tmp_path / "none.duckdb")
+def test_status_without_a_store_says_how_to_make_one(db_url: str) -> None:
+    run = run_cli("status", db=db_url)  # a file that does not exist, or an empty database
     assert run.returncode == 2
     assert "No store at" in run.stderr and "salespilot demo" in run.stderr
 
 
-def test_settings_round_trip(db_path: Path) -> None:
-    assert run_cli("settings", "timezone", "Europe/Paris", db=db_path).returncode == 0
-    shown = run_cli("settings", "timezone", db=db_path)
+def test_settings_round_trip(db_url: str) -> None:
+    assert run_cli("settings", "timezone", "Europe/Paris", db=db_url).returncode == 0
+    shown = run_cli("settings", "timezone", db=db_url)
     assert "Europe/Paris" in shown.stdout
 
 

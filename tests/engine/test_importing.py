@@ -1,19 +1,32 @@
-"""Imports end to end through the Workspace: counts reconciled, upserts, history, rejects."""
+"""Imports end to end through the Workspace: counts reconciled, upserts, history, rejects.
+
+Every test runs on both stores: a DuckDB file and a PostgreSQL database (``db_url``).
+"""
 
 from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.conftest import DATA, EXAMPLES, write
 
+import salespilot
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import FileFormatError, MappingError, ParameterError
+from salespilot.model import TABLES
 
 MAVEN = DATA / "maven"
 MAVEN_MAPPINGS = EXAMPLES / "mappings" / "maven"
+OPPORTUNITY_COLUMNS = ", ".join(TABLES["opportunities"].column_names)  # every column but _import_id
+
+
+@pytest.fixture
+def ws(db_url: str) -> Iterator[Workspace]:
+    with salespilot.open(db_url) as workspace:
+        yield workspace
 
 
 def _maven_rows() -> list[dict[str, str]]:
@@ -65,10 +78,11 @@ def test_maven_export_reconciles_row_by_row(ws: Workspace) -> None:
 
 def test_same_file_twice_changes_nothing(ws: Workspace) -> None:
     first = _import_maven(ws)["opportunities"]
-    snapshot = ws.sql("SELECT * EXCLUDE (_import_id) FROM opportunities ORDER BY opportunity_id")
+    snapshot = ws.sql(f"SELECT {OPPORTUNITY_COLUMNS} FROM opportunities ORDER BY opportunity_id")
     second = ws.import_file(MAVEN / "sales_pipeline.csv", mapping=MAVEN_MAPPINGS / "sales_pipeline.yaml")
     assert (second.inserted, second.updated, second.unchanged, second.rejected) == (0, 0, first.inserted, 500)
-    assert ws.sql("SELECT * EXCLUDE (_import_id) FROM opportunities ORDER BY opportunity_id").equals(snapshot)
+    assert snapshot.num_rows == first.inserted
+    assert ws.sql(f"SELECT {OPPORTUNITY_COLUMNS} FROM opportunities ORDER BY opportunity_id").equals(snapshot)
     assert ws.sql("SELECT count(*) AS n FROM stage_changes").to_pylist()[0]["n"] == 0
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from salespilot.cli import output
+from salespilot.cli.export_cmd import export_cmd
 from salespilot.cli.kpi_cmd import kpi_cmd
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import InternalError, SalesPilotError
@@ -147,6 +148,7 @@ def schema_cmd(table: str | None) -> None:
 
 
 cli.add_command(kpi_cmd)
+cli.add_command(export_cmd)
 
 
 def main() -> None:

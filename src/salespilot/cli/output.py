@@ -93,11 +93,11 @@ def print_import(result: ImportResult) -> None:
         out.print(f"  rejected rows are listed by 'salespilot rejects' and in {result.rejects_file}; first ones:")
         for r in result.rejects[:10]:
             column = f" {r['column']}" if r["column"] else ""
-            value = "empty" if r["value"] is None else repr(r["value"])
-            reason = r["reason"]
+            shown = "empty" if r["value"] is None else repr(r["value"])
+            reason = str(r["reason"])
             if r["column"] and reason.startswith(f"{r['column']}: "):
-                reason = reason[len(r["column"]) + 2 :]  # "amount: amount: expected..." reads badly
-            out.print(f"    row {r['row']}{column}: {reason} (value: {value})")
+                reason = reason[len(str(r["column"])) + 2 :]  # "amount: amount: expected..." reads badly
+            out.print(f"    row {r['row']}{column}: {reason} (value: {shown})")
 
 
 def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, empty: str) -> None:

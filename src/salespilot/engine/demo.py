@@ -24,8 +24,8 @@ def load_demo(store: Store, size: str, seed: int, replace: bool) -> dict[str, in
     if held and not replace:
         listed = ", ".join(f"{n} {name}" for name, n in held.items())
         raise UserInputError(
-            f"The store {store.path} already holds data ({listed}). Use --replace to wipe it and write the "
-            "demo company, or point --db to another file."
+            f"The store {store.label} already holds data ({listed}). Use --replace to wipe it and write the "
+            "demo company, or point --db to another store."
         )
     written: dict[str, int] = dict.fromkeys(TABLES, 0)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)

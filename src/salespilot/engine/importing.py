@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,8 +148,8 @@ def import_file(
             [import_id, REJECTS_SHOWN],
         )
         warning_summary = store.fetchall(
-            "SELECT column_name, reason, sum(rows) AS n, count(*) AS v, min(value) AS example FROM import_warnings "
-            "WHERE import_id = ? GROUP BY column_name, reason ORDER BY n DESC",
+            "SELECT column_name, reason, CAST(sum(rows) AS BIGINT) AS n, count(*) AS v, min(value) AS example "
+            "FROM import_warnings WHERE import_id = ? GROUP BY column_name, reason ORDER BY n DESC",
             [import_id],
         )
 
@@ -176,7 +177,12 @@ def import_file(
 
 
 def rejects_path(store: Store, import_id: int, table: str) -> Path:
-    return store.path.parent / f"{store.path.stem}-rejects" / f"{import_id:04d}-{table}.csv"
+    """Beside a store file: ``<store name>-rejects/``; for a server: ``./salespilot-rejects/<database>-``."""
+    name = f"{import_id:04d}-{table}.csv"
+    if store.path is not None:
+        return store.path.parent / f"{store.path.stem}-rejects" / name
+    database = re.sub(r"[^A-Za-z0-9_.-]+", "_", store.name)
+    return Path.cwd() / "salespilot-rejects" / f"{database}-{name}"
 
 
 def write_rejects_csv(store: Store, import_id: int, table: str) -> Path:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ibis
 import pyarrow as pa
@@ -36,6 +37,8 @@ def context(store: Any, settings: dict[str, str]) -> Context:
         base_currency=settings["base_currency"].upper(),
         default_margin_rate=float(settings["default_margin_rate"]),
         fx=_fx_daily(con),
+        active_window_months=int(settings["active_window_months"]),
+        renewal_grace_days=int(settings["renewal_grace_days"]),
     )
 
 
@@ -68,8 +71,8 @@ def _fx_daily(con: ibis.BaseBackend) -> Any:
     return ibis.memtable(table)
 
 
-def _data_years_and_end(con: ibis.BaseBackend) -> tuple[tuple[int, int], dt.date | None]:
-    """The years the data spans (for local time) and its last day (for cohort ages)."""
+def _data_years_and_end(con: ibis.BaseBackend, timezone: str) -> tuple[tuple[int, int], dt.date | None]:
+    """The years the data spans (for local time) and its last local day (for cohort ages)."""
     lo: list[dt.datetime] = []
     hi: list[dt.datetime] = []
     for table, columns in (
@@ -79,14 +82,17 @@ def _data_years_and_end(con: ibis.BaseBackend) -> tuple[tuple[int, int], dt.date
     ):
         t = con.table(table)
         for column in columns:
-            result = t.aggregate(lo=t[column].min(), hi=t[column].max()).to_pyarrow().to_pylist()[0]
+            # Cast to nullable: the min of no rows is null, which Ibis refuses for a NOT NULL column (PostgreSQL).
+            value = t[column].cast("timestamp")
+            result = t.aggregate(lo=value.min(), hi=value.max()).to_pyarrow().to_pylist()[0]
             if result["lo"] is not None:
                 lo.append(result["lo"])
                 hi.append(result["hi"])
     if not lo:
         year = dt.date.today().year
         return (year - 1, year + 1), None
-    return (min(lo).year - 1, max(hi).year + 1), max(hi).date()
+    last = max(hi).replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
+    return (min(lo).year - 1, max(hi).year + 1), last.date()
 
 
 def compute(
@@ -109,7 +115,8 @@ def compute(
         raise ParameterError("--by names a dimension twice.")
     catalogue = catalogue or load_catalogue()
     ctx = context(store, settings)
-    years, data_end = _data_years_and_end(ctx.con)
+    years, data_end = _data_years_and_end(ctx.con, settings["timezone"])
+    ctx = replace(ctx, timezone=settings["timezone"], years=years)
     calendar = periods.Calendar(periods.parse_grain(grain), fiscal, int(settings["fiscal_year_start_month"]))
     query = Query(
         calendar=calendar, by=by, filters=filters, start=start, end=end, timezone=settings["timezone"], years=years
@@ -126,7 +133,10 @@ def shaped(result: KpiResult, output: str) -> Any:
         raise ParameterError(f'output "{output}" must be one of {", ".join(OUTPUTS)}.')
     if output == "rows":
         return result.rows
-    table = pa.Table.from_pylist(result.rows) if result.rows else pa.table({"kpi": pa.array([], pa.string())})
+    # Rows of different KPIs carry different keys; Arrow takes its columns from the first row only.
+    columns = list(dict.fromkeys(key for row in result.rows for key in row))
+    rows = [{c: row.get(c) for c in columns} for row in result.rows]
+    table = pa.Table.from_pylist(rows) if rows else pa.table({"kpi": pa.array([], pa.string())})
     if output == "arrow":
         return table
     if output == "pandas":

@@ -13,7 +13,7 @@ from salespilot.errors import ParameterError
 from salespilot.ingest.mapping import Mapping
 from salespilot.store import export as store_export
 from salespilot.store import settings as store_settings
-from salespilot.store.connection import Store
+from salespilot.store.connection import open_store
 from salespilot.store.migrations import migrate
 from salespilot.store.status import status
 
@@ -22,11 +22,12 @@ class Workspace:
     """A SalesPilot store and everything done with it.
 
     ``Workspace(db)`` opens (and creates or upgrades) the store ``db``: a path to a DuckDB
-    file; ``None`` means ``SALESPILOT_DB`` or ``./salespilot.duckdb``.
+    file, or a ``postgresql://USER@HOST:PORT/DATABASE`` URL; ``None`` means ``SALESPILOT_DB``
+    or ``./salespilot.duckdb``.
     """
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
-        self.store = Store(db, read_only=read_only)
+        self.store = open_store(db, read_only=read_only)
         try:
             migrate(self.store)
         except BaseException:
@@ -34,8 +35,14 @@ class Workspace:
             raise
 
     @property
-    def path(self) -> Path:
-        return self.store.path
+    def path(self) -> Path | str:
+        """The store's file; for a PostgreSQL store, its URL without the password."""
+        return self.store.path if self.store.path is not None else self.store.label
+
+    @property
+    def label(self) -> str:
+        """The store as messages name it: a path, or a URL without the password."""
+        return self.store.label
 
     # -- data in ---------------------------------------------------------------------------
     def import_file(

@@ -157,7 +157,8 @@ class Converter:
                 return parse.parse_integer(raw, opts.decimal, opts.thousands), f"{column.name}: expected a whole number"
             case ColumnType.PERIOD:
                 return parse.parse_period(raw), (
-                    f"{column.name}: expected a period label (2017, 2017-Q1, 2017-03, 2017-W11 or 2017-03-14)"
+                    f"{column.name}: expected a period label "
+                    "(2017, 2017-Q1, 2017-03, 2017-W11, 2017-03-14, FY2018 or FY2018-Q1)"
                 )
 
     def _layout(self, name: str, raw: pa.Array, label: str) -> parse.DateLayout:

@@ -20,7 +20,10 @@ from salespilot.errors import MappingError
 ISO_NAIVE = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?$"
 ISO_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$"
 NUMBER = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$"
-PERIOD = r"^\d{4}(?:-Q[1-4]|-W(?:0[1-9]|[1-4]\d|5[0-3])|-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?$"
+PERIOD = (
+    r"^(?:\d{4}(?:-Q[1-4]|-W(?:0[1-9]|[1-4]\d|5[0-3])|-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12]\d|3[01]))?)?"
+    r"|FY\d{4}(?:-Q[1-4])?)$"
+)
 
 # Families of day-first / month-first / other layouts; each tries the formats in order.
 FAMILIES: dict[str, tuple[str, ...]] = {

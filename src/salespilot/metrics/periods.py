@@ -94,6 +94,21 @@ class Calendar:
             case Grain.ALL:
                 return start
 
+    def year_ago(self, start: dt.date) -> dt.date:
+        """The start of the same period a year before (a day: the same date; a week: 52 weeks)."""
+        match self.grain:
+            case Grain.DAY:
+                try:
+                    return start.replace(year=start.year - 1)
+                except ValueError:  # 29 February
+                    return start.replace(year=start.year - 1, day=28)
+            case Grain.WEEK:
+                return start - dt.timedelta(weeks=52)
+            case Grain.ALL:
+                return start
+            case _:
+                return _add_months(start, -12)
+
     def periods_per_year(self) -> int | None:
         return {Grain.DAY: None, Grain.WEEK: 52, Grain.MONTH: 12, Grain.QUARTER: 4, Grain.YEAR: 1}.get(self.grain)
 

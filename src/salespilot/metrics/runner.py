@@ -25,7 +25,12 @@ Row = dict[str, Any]
 Key = tuple[Any, ...]  # (period_start, *dimension values)
 MATURITY_DAYS = 90  # a cohort younger than this at the data's end is immature
 
-# Builders of custom KPIs: (runner, kpi, query) -> {key: aggregate dict}, shape ("rate", "ratio").
+# Builders of custom KPIs: (runner, kpi, query) -> {key: aggregate dict}, shape. Besides the shapes
+# of the other kinds ("rate", "ratio"...), a builder that computes its values itself returns
+# "value": each dict holds value, reason, flags and any extra fields, copied to the row (a rate's
+# int numerator/denominator get a Wilson interval); or "series": {"series": [such dicts]}, several
+# rows per key (a cohort per period since acquisition). Builders run on the engine through
+# ``runner.execute`` (their queries are what --explain prints). See metrics/customers.py.
 CustomBuilder = Callable[["Runner", KPI, Query], tuple[dict[Key, Row], str]]
 CUSTOM: dict[str, CustomBuilder] = {}
 
@@ -64,6 +69,7 @@ class Runner:
             for t in targets or []
         }
         self._cache: dict[tuple[str, Query], Computed] = {}
+        self._executed: list[str] = []  # the SQL of every query run, for custom KPIs' explain
 
     # -- public ------------------------------------------------------------------------------
     def run(self, names: Iterable[str], query: Query) -> tuple[list[Row], dict[str, list[str]]]:
@@ -74,11 +80,11 @@ class Runner:
             self.check(kpi, query)
         self._prefetch(kpis, query)
         for kpi in kpis:
-            name = kpi.name
-            wide = self._widened(kpi, query)
-            computed = self.compute(kpi, wide)
-            explained[name] = computed.sql
-            rows.extend(self._rows(kpi, query, computed))
+            computed = self.compute(kpi, query)
+            history = self._history(kpi, query)
+            past = self.compute(kpi, history) if history is not None else None
+            explained[kpi.name] = computed.sql + (past.sql if past is not None else [])
+            rows.extend(self._rows(kpi, query, computed, past))
         return rows, explained
 
     def check(self, kpi: KPI, query: Query) -> None:
@@ -104,7 +110,9 @@ class Runner:
 
     def execute(self, expr: ir.Table) -> tuple[list[Row], str]:
         table = self.ctx.con.to_pyarrow(expr)
-        return table.to_pylist(), str(ibis.to_sql(expr, dialect=self.dialect))
+        sql = str(ibis.to_sql(expr, dialect=self.dialect))
+        self._executed.append(sql)
+        return table.to_pylist(), sql
 
     # -- internals ---------------------------------------------------------------------------
     def _compute(self, kpi: KPI, query: Query) -> Computed:
@@ -114,14 +122,23 @@ class Runner:
             den = self.compute(self.catalogue.get(kpi.denominator), query)
             values: dict[Key, Row] = {}
             for k in set(num.values) | set(den.values):
-                values[k] = {"num": _additive(num.values.get(k)), "den": _additive(den.values.get(k))}
+                parts = [num.values.get(k), den.values.get(k)]
+                values[k] = {
+                    "num": _additive(parts[0]),
+                    "den": _additive(parts[1]),
+                    "fx_missing": sum(int((p or {}).get("fx_missing") or 0) for p in parts),
+                }
             return Computed("ratio", values, num.sql + den.sql)
         if kpi.kind is Kind.CUSTOM:
             assert kpi.builder is not None
             if kpi.builder not in CUSTOM:
+                _load_builders()
+            if kpi.builder not in CUSTOM:
                 raise ParameterError(f"KPI {kpi.name}: no builder named {kpi.builder}.")
+            mark = len(self._executed)
             values, shape = CUSTOM[kpi.builder](self, kpi, query)
-            return Computed(shape, values, [f"-- {kpi.name}: computed by the {kpi.builder} builder"])
+            header = f"-- {kpi.name}: computed by the {kpi.builder} builder"
+            return Computed(shape, values, [header, *self._executed[mark:]])
         self._fetch([kpi], query)
         return self._cache[(kpi.name, query)]
 
@@ -136,14 +153,14 @@ class Runner:
         """Compute every plain KPI the request needs, one query per source, anchor and range."""
         groups: dict[tuple[Any, ...], list[KPI]] = {}
         for kpi in kpis:
-            wide = self._widened(kpi, query)
+            history = self._history(kpi, query)
             for base in self._base(kpi):
-                base_query = self._widened(base, wide) if base.additive else wide
-                if (base.name, base_query) in self._cache:
-                    continue
-                group = groups.setdefault((base.source, base.anchor, base_query), [])
-                if base not in group:
-                    group.append(base)
+                for base_query in (query, history):
+                    if base_query is None or (base.name, base_query) in self._cache:
+                        continue
+                    group = groups.setdefault((base.source, base.anchor, base_query), [])
+                    if base not in group:
+                        group.append(base)
         for (_, _, base_query), members in groups.items():
             self._fetch(members, base_query)
 
@@ -161,13 +178,19 @@ class Runner:
             }
             self._cache[(kpi.name, query)] = Computed(kpi.kind.value, values, [sql])
 
-    def _widened(self, kpi: KPI, query: Query) -> Query:
-        """For additive KPIs, reach a year further back so that growth can be computed."""
-        if not kpi.additive or query.start is None:
-            return query
-        return replace(query, start=query.calendar.shift(query.calendar.start_of(query.start), -_year(query)))
+    def _history(self, kpi: KPI, query: Query) -> Query | None:
+        """For the growth of additive KPIs from ``--from`` on: the data before it, computed apart.
 
-    def _rows(self, kpi: KPI, query: Query, computed: Computed) -> list[Row]:
+        Without ``--from`` every period is in the result already; at grain all there is no growth.
+        """
+        cal = query.calendar
+        if not kpi.additive or query.start is None or cal.grain is periods.Grain.ALL:
+            return None
+        # From the beginning of the data, so that "before the data" (no growth) and "an empty
+        # period" (growth from 0) are told apart whatever --from is.
+        return replace(query, start=None, end=query.start - dt.timedelta(days=1))
+
+    def _rows(self, kpi: KPI, query: Query, computed: Computed, past: Computed | None = None) -> list[Row]:
         cal = query.calendar
         keys = list(computed.values)
         if query.start is not None:
@@ -197,9 +220,20 @@ class Runner:
                     "period_start": start.isoformat() if cal.grain is not periods.Grain.ALL else None,
                 }
                 row.update(dict(zip(query.by, combo, strict=True)))
+                if computed.shape == "series":
+                    out.extend(self._series(kpi, row, computed.values.get(key), start, cal))
+                    continue
                 row.update(self._values(kpi, computed.shape, computed.values.get(key), start, cal))
                 if kpi.additive:
-                    row.update(self._growth(computed, key, query, row["value"]))
+                    row.update(self._growth(computed, past, key, query, row["value"]))
+                if kpi.kind is Kind.RATIO and None in combo and not self._same_source(kpi):
+                    dim = query.by[combo.index(None)]
+                    row.update(
+                        value=None,
+                        ci_low=None,
+                        ci_high=None,
+                        reason=f"not attributable: {kpi.numerator} and {kpi.denominator} without a {dim}",
+                    )
                 row.update(self._target(kpi, row, query))
                 out.append(row)
         return out
@@ -215,6 +249,9 @@ class Runner:
                 if agg and agg.get("fx_missing"):
                     flags.append("missing_fx_rate")
                     out["fx_missing_rows"] = int(agg["fx_missing"])
+                    if int(agg["fx_missing"]) >= int(agg.get("rows") or 0):
+                        out["value"] = None
+                        out["reason"] = "no exchange rate yet for the currency of these amounts (see fx_rates)"
             case "rate":
                 num = int(agg["numerator"]) if agg else 0
                 den = int(agg["denominator"]) if agg else 0
@@ -244,6 +281,8 @@ class Runner:
             case "ratio":
                 num = agg["num"] if agg else 0
                 den = agg["den"] if agg else 0
+                if agg and agg.get("fx_missing"):
+                    flags.append("missing_fx_rate")
                 out.update(numerator=num, denominator=den)
                 if den:
                     out["value"] = num / den
@@ -252,10 +291,31 @@ class Runner:
                         out.update(ci_low=low, ci_high=high)
                         if den < self.small_sample:
                             flags.append("small_sample")
-                else:
-                    assert isinstance(kpi.denominator, str)
+                elif isinstance(kpi.denominator, str):
                     out["reason"] = f"nothing to divide by: {kpi.denominator} is 0 in the period"
+                else:
+                    out["reason"] = "nothing to divide by in the period"
+            case "value":
+                if agg is None:
+                    out["reason"] = "no data in the period"
+                    return out
+                fields = dict(agg)
+                flags.extend(fields.pop("flags", None) or [])
+                out.update(fields)
+                if kpi.unit == "rate" and "denominator" in fields:
+                    top, bottom = fields.get("numerator"), fields.get("denominator")
+                    interval: tuple[float, float] | tuple[None, None] = (None, None)
+                    if isinstance(top, int) and isinstance(bottom, int):
+                        interval = wilson(top, bottom)
+                        if 0 < bottom < self.small_sample and "small_sample" not in flags:
+                            flags.append("small_sample")
+                    out.update(ci_low=interval[0], ci_high=interval[1])
         return out
+
+    def _series(self, kpi: KPI, head: Row, agg: Row | None, start: dt.date, cal: periods.Calendar) -> list[Row]:
+        """Shape "series": one row per part of the key's aggregate, each read as shape "value"."""
+        parts: list[Row | None] = list(agg["series"]) if agg else [None]
+        return [{**head, **self._values(kpi, "value", part, start, cal)} for part in parts]
 
     def _proportion(self, kpi: KPI) -> bool:
         if kpi.unit != "rate" or kpi.kind is not Kind.RATIO:
@@ -263,22 +323,26 @@ class Runner:
         assert isinstance(kpi.numerator, str) and isinstance(kpi.denominator, str)
         return all(self.catalogue.get(p).unit == "count" for p in (kpi.numerator, kpi.denominator))
 
-    def _growth(self, computed: Computed, key: Key, query: Query, value: Any) -> Row:
+    def _growth(self, computed: Computed, past: Computed | None, key: Key, query: Query, value: Any) -> Row:
         cal = query.calendar
         if cal.grain is periods.Grain.ALL:
             return {}
         start = key[0]
+        firsts = [c.first_start for c in (computed, past) if c is not None and c.first_start is not None]
+        data_start = min(firsts, default=None)
         out: Row = {}
-        for name, back in (("previous", 1), ("year_ago", _year(query))):
-            earlier = (cal.shift(start, -back), *key[1:])
-            known = earlier in computed.values or (
-                computed.first_start is not None and computed.first_start <= earlier[0]
-            )
-            past = _additive(computed.values.get(earlier)) if known else None
-            out[name] = past
-            growth_key = "growth" if name == "previous" else "growth_yoy"
-            out[growth_key] = (value / past - 1) if past else None
+        for name, earlier_start in (("previous", cal.shift(start, -1)), ("year_ago", cal.year_ago(start))):
+            earlier = (earlier_start, *key[1:])
+            agg = computed.values.get(earlier) or (past.values.get(earlier) if past is not None else None)
+            known = agg is not None or (data_start is not None and data_start <= earlier_start)
+            before = _additive(agg) if known else None
+            out[name] = before
+            out["growth" if name == "previous" else "growth_yoy"] = (value / before - 1) if before else None
         return out
+
+    def _same_source(self, kpi: KPI) -> bool:
+        assert isinstance(kpi.numerator, str) and isinstance(kpi.denominator, str)
+        return self.catalogue.get(kpi.numerator).source == self.catalogue.get(kpi.denominator).source
 
     def _target(self, kpi: KPI, row: Row, query: Query) -> Row:
         if not self.targets:
@@ -298,16 +362,17 @@ class Runner:
         return {"target": target, "attainment": (value / target) if value is not None and target else None}
 
 
+def _load_builders() -> None:
+    """Register the built-in custom builders (imported late: they import this module)."""
+    from salespilot.metrics import cohorts, customers  # noqa: F401
+
+
 def _additive(agg: Row | None) -> float:
     if not agg:
         return 0
     if "count" in agg:
         return int(agg["count"])
     return float(agg.get("total") or 0.0)
-
-
-def _year(query: Query) -> int:
-    return query.calendar.periods_per_year() or 365
 
 
 def _what(kpi: KPI) -> str:

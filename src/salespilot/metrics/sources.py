@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from salespilot.metrics import periods
+
 
 @dataclass(frozen=True)
 class Context:
@@ -22,6 +24,14 @@ class Context:
     base_currency: str
     default_margin_rate: float
     fx: ir.Table | None  # currency, date, rate: one row per currency and day, forward-filled
+    active_window_months: int = 12  # settings used by the customer KPIs (metrics/customers.py)
+    renewal_grace_days: int = 30
+    timezone: str = "UTC"  # the workspace's: days are local days
+    years: tuple[int, int] = (2000, 2030)  # the data's years, for local time
+
+    def local(self, ts: ir.TimestampValue) -> ir.TimestampValue:
+        """A UTC timestamp as the workspace's wall-clock time."""
+        return periods.to_local(ts, self.timezone, *self.years)
 
 
 @dataclass(frozen=True)
@@ -140,9 +150,11 @@ def _opportunities(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Tabl
         stage=t.stage,
         type=t.type,
     )
-    t = _convert(ctx, t, "amount", "currency", t[anchor].cast("date"))
+    # Converted at the rate of the anchor's local day, the day the KPI puts the deal in.
+    t = _convert(ctx, t, "amount", "currency", ctx.local(t[anchor]).cast("date"))
     margin_rate = ibis.literal(ctx.default_margin_rate, type="float64")
-    seconds = (t.closed_at.epoch_seconds() - t.created_at.epoch_seconds()).cast("float64")
+    # Days on the local calendar: a daylight-saving change does not make a month 30.96 days long.
+    seconds = (ctx.local(t.closed_at).epoch_seconds() - ctx.local(t.created_at).epoch_seconds()).cast("float64")
     return t.mutate(
         margin_base=ibis.ifelse(t.margin.notnull(), t.margin * t._rate, t.amount_base * margin_rate),
         cycle_days=seconds / ibis.literal(86400.0, type="float64"),
@@ -197,6 +209,11 @@ def _customers(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
             lead_account=first_lead.account_id, first_channel=first_lead.channel
         )
         t = first.left_join(first_lead, first.account_id == first_lead.lead_account)
+        # Without a lead of its own, the account takes its first deal's channel (the deal's own,
+        # else the deal's lead's), as the deal's other KPIs do.
+        deal_leads = leads.select(deal_lead=leads.lead_id, deal_lead_channel=leads.channel)
+        t = t.left_join(deal_leads, t.lead_id == deal_leads.deal_lead)
+        t = t.mutate(first_channel=t.first_channel.fill_null(t.channel).fill_null(t.deal_lead_channel))
     else:
         t = first.mutate(first_channel=ibis.null("string"))
     t = _join_dims(ctx, t, "owner_id", "account_id", needed)
@@ -205,7 +222,7 @@ def _customers(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
         acquired_at=t.closed_at,
         rep=t.owner_id,
         team=t.team,
-        channel=t.first_channel.fill_null(t.channel),
+        channel=t.first_channel,
         segment=t.segment,
         industry=t.industry,
         country=t.country,

@@ -1,8 +1,8 @@
 """The store's contract, the embedded DuckDB store, and the factory that picks a backend.
 
-``BaseStore`` is the contract every backend keeps (execute, fetchall, fetchone, scalar, arrow,
-append_arrow, table_exists, transaction, ibis, close, path, read_only, kind, label). ``Store``
-wraps one DuckDB file; ``salespilot.store.postgres.PostgresStore`` a PostgreSQL database.
+``Store`` is the contract every backend keeps (execute, fetchall, fetchone, scalar, arrow,
+append_arrow, table_exists, transaction, ibis, close, path, read_only, kind, label).
+``DuckDBStore`` wraps one DuckDB file; ``salespilot.store.postgres.PostgresStore`` a PostgreSQL database.
 ``open_store(db)`` picks by the ``db`` string: ``postgresql://`` or ``postgres://`` is a
 PostgreSQL URL, anything else a DuckDB file path. SQL above the store is written once, with
 ``?`` placeholders, in the subset both databases run. Driver exceptions are translated here,
@@ -31,7 +31,7 @@ import pyarrow as pa
 from salespilot.errors import InternalError, StoreBusyError, StoreError, UserInputError
 
 if TYPE_CHECKING:
-    import ibis
+    from ibis import BaseBackend as IbisBackend
 
 DEFAULT_DB = "salespilot.duckdb"
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -60,11 +60,11 @@ def open_store(
     *,
     read_only: bool = False,
     lock_timeout: float | None = None,
-) -> BaseStore:
+) -> Store:
     """Open the store ``db``: a PostgreSQL URL, else a DuckDB file (``None``: see ``resolve_db``)."""
     spec = resolve_db(db)
     if not is_postgres_url(spec):
-        return Store(spec, read_only=read_only, lock_timeout=lock_timeout)
+        return DuckDBStore(spec, read_only=read_only, lock_timeout=lock_timeout)
     try:
         from salespilot.store.postgres import PostgresStore
     except ImportError as exc:
@@ -80,11 +80,11 @@ def open_store(
 def postgres_label(url: str) -> str:
     """The URL without its password or query (which may carry one): safe to print."""
     scheme, _, rest = url.partition("://")
-    netloc, slash, path = rest.partition("/")
-    userinfo, at, hostport = netloc.rpartition("@")
+    rest = rest.split("?", 1)[0].split("#", 1)[0]
+    userinfo, at, hostpath = rest.rpartition("@")
     if at:
-        netloc = f"{userinfo.split(':', 1)[0]}@{hostport}"
-    return f"{scheme}://{netloc}{slash}{path.split('?', 1)[0]}"
+        rest = f"{userinfo.split(':', 1)[0]}@{hostpath}"
+    return f"{scheme}://{rest}"
 
 
 def lock_timeout_seconds(lock_timeout: float | None) -> float:
@@ -105,15 +105,17 @@ def quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
-class BaseStore(abc.ABC):
+class Store(abc.ABC):
     """The contract of an open store, whatever the database behind it.
 
     ``kind`` is ``"duckdb"`` or ``"postgres"``; ``label`` names the store in messages (a path,
-    or a URL without its password); ``path`` is the DuckDB file, ``None`` for a server.
+    or a URL without its password); ``name`` is short (the file's stem, the database's name);
+    ``path`` is the DuckDB file, ``None`` for a server.
     """
 
     kind: str
     label: str
+    name: str
     path: Path | None
     read_only: bool
 
@@ -144,11 +146,13 @@ class BaseStore(abc.ABC):
     def table_exists(self, name: str) -> bool:
         return bool(
             self.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = current_schema()",
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_name = ? AND table_schema = current_schema()",
                 [name],
             )
         )
 
+    @abc.abstractmethod
     def analyze(self, table_name: str) -> None:
         """Refresh the planner's statistics of a table just filled (where the database needs it)."""
 
@@ -156,21 +160,25 @@ class BaseStore(abc.ABC):
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """All or nothing: commit when the block ends, roll back on any exception."""
 
+    def snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """Several reads in one consistent view of the data, without the writer lock."""
+        return self.transaction()
+
     @abc.abstractmethod
-    def ibis(self) -> ibis.BaseBackend:
+    def ibis(self) -> IbisBackend:
         """An Ibis backend on the same database (and, where possible, the same connection)."""
 
     @abc.abstractmethod
     def close(self) -> None: ...
 
-    def __enter__(self) -> BaseStore:
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-class Store(BaseStore):
+class DuckDBStore(Store):
     """One open DuckDB store file."""
 
     kind = "duckdb"
@@ -185,8 +193,9 @@ class Store(BaseStore):
     ) -> None:
         self.path = resolve_db_path(path)
         self.label = str(self.path)
+        self.name = self.path.stem
         self.read_only = read_only
-        self._ibis: ibis.BaseBackend | None = None
+        self._ibis: IbisBackend | None = None
         lock_timeout = lock_timeout_seconds(lock_timeout)
         if read_only and not self.path.exists():
             raise UserInputError(
@@ -278,7 +287,10 @@ class Store(BaseStore):
             raise
         self.execute("COMMIT")
 
-    def ibis(self) -> ibis.BaseBackend:
+    def analyze(self, table_name: str) -> None:
+        """Nothing to do: DuckDB keeps its statistics as it writes."""
+
+    def ibis(self) -> IbisBackend:
         """Ibis on this very connection: it sees what the open transaction wrote."""
         if self._ibis is None:
             import ibis

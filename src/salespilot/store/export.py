@@ -5,9 +5,10 @@ The folder holds ``<table>.parquet`` for every canonical table (every column the
 (what was written: tables, row counts, schema version, export time). It appears whole or not
 at all: everything is written into a hidden sibling folder, then renamed into place.
 
-DuckDB writes each table itself (``COPY ... TO ... (FORMAT parquet)``): it streams in row
-groups, so a large table never sits in memory. Timestamps are written as Parquet
-``TIMESTAMP(isAdjustedToUTC=false, MICROS)``: naive UTC, to the microsecond.
+DuckDB writes each table itself (``COPY ... TO ... (FORMAT parquet)``); other databases go
+through Arrow batches. Either way a table streams in row groups and never sits in memory whole.
+Timestamps are written as Parquet ``TIMESTAMP(isAdjustedToUTC=false, MICROS)``: naive UTC, to
+the microsecond.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import datetime as dt
 import json
 import os
 import shutil
-import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ FORMAT = "salespilot-parquet"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SETTINGS = "settings.json"
+ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size
 
 
 def table_file(table: str) -> str:
@@ -46,13 +48,18 @@ def table_file(table: str) -> str:
 def export_parquet(store: Store, table: str, path: str | os.PathLike[str]) -> int:
     """Write the whole of ``table`` (every column) to the Parquet file ``path``; return its rows."""
     sql = f"SELECT * FROM {quote_ident(table)}"
-    if getattr(store, "kind", "duckdb") == "duckdb":
+    if store.kind == "duckdb":
         rows = store.scalar(f"COPY ({sql}) TO ? (FORMAT parquet)", [os.fspath(path)])
         return int(rows)
-    # Other engines (PostgreSQL): through Arrow; not streamed, so meant for modest tables.
-    data = store.arrow(sql)
-    pq.write_table(data, os.fspath(path), row_group_size=122_880)
-    return int(data.num_rows)
+    # Other databases (PostgreSQL): Arrow batches through the store's Ibis backend, one at a time.
+    con = store.ibis()
+    reader = con.to_pyarrow_batches(con.table(table), chunk_size=ROW_GROUP_ROWS)
+    rows = 0
+    with pq.ParquetWriter(os.fspath(path), reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+            rows += int(batch.num_rows)
+    return rows
 
 
 def export_folder(store: Store, directory: str | os.PathLike[str], *, replace: bool = False) -> dict[str, Any]:
@@ -68,7 +75,7 @@ def export_folder(store: Store, directory: str | os.PathLike[str], *, replace: b
         raise UserInputError(f"Cannot export to {target}: folder {parent} does not exist.")
     started = time.monotonic()
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+        staging = _new_sibling(target, "partial")
     except OSError as exc:
         raise UserInputError(f"Cannot export to {target}: cannot write in {parent} ({exc.strerror}).") from None
     try:
@@ -92,9 +99,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
     folder = Path(directory)
     path = folder / MANIFEST
     if not folder.is_dir():
-        raise UserInputError(
-            f"No Parquet export at {folder}. Make one with 'salespilot export --parquet {folder}'."
-        )
+        raise UserInputError(f"No Parquet export at {folder}. Make one with 'salespilot export --parquet {folder}'.")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -130,8 +135,8 @@ def _check_target(target: Path, replace: bool) -> None:
 
 def _write_export(store: Store, staging: Path) -> dict[str, Any]:
     tables: dict[str, Any] = {}
-    # One transaction: every table is read from the same snapshot of the store.
-    with store.transaction():
+    # Every table is read from the same snapshot of the store.
+    with store.snapshot():
         schema_version = current_version(store)
         settings = all_settings(store)
         for name in TABLES:
@@ -144,10 +149,17 @@ def _write_export(store: Store, staging: Path) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "schema_version": schema_version,
         "exported_at": dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z",
-        "source": {"kind": getattr(store, "kind", "duckdb"), "path": str(store.path)},
+        "source": {"kind": store.kind, "store": store.label},
         "timestamps": "naive UTC, microseconds",
         "tables": tables,
     }
+
+
+def _new_sibling(target: Path, kind: str) -> Path:
+    """A new hidden folder beside ``target`` (created with the usual permissions, unlike mkdtemp)."""
+    path = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.{kind}"
+    path.mkdir()
+    return path
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -171,8 +183,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
         staging.rename(target)
         return
     # An earlier export: move it aside, move the new one in, then drop the old one.
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    old.rmdir()
+    old = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.old"
     target.rename(old)
     try:
         staging.rename(target)

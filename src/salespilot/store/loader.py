@@ -74,6 +74,7 @@ class Loader:
     def finish(self, import_id: int, now: dt.datetime, defaults: dict[str, str]) -> LoadCounts:
         s, t = self.store, self.table
         target = quote_ident(t.name)
+        s.analyze(STAGE)
         # A key column the file does not carry is NULL for every row of it (costs without campaign).
         key_match = " AND ".join(
             _eq(f"s.{quote_ident(k)}" if k in self.columns else "NULL", f"t.{quote_ident(k)}", t) for k in t.key
@@ -131,6 +132,7 @@ class Loader:
                     AS _state
                 FROM {STAGE} s LEFT JOIN (SELECT *, TRUE AS _hit FROM {target}) t ON {key_match}"""
             )
+            s.analyze(CMP)
             counts = dict(s.fetchall(f"SELECT _state, count(*) FROM {CMP} GROUP BY _state"))
             source = f"{CMP} s WHERE s._state = 'insert'"
         else:  # first load of the table: everything is an insert, no comparison needed

@@ -2,11 +2,14 @@
 
 Migrations are SQL files ``NNNN_name.sql`` in the ``migrations/`` folder beside this module,
 applied in order, each in its own transaction. A store written by a newer SalesPilot (a
-version we do not know) is refused rather than guessed at.
+version we do not know) is refused rather than guessed at. The SQL is portable: the same
+files run on DuckDB and PostgreSQL. Two processes opening a new store at once are safe: each
+step runs in a writer transaction and checks again what is already done.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -52,27 +55,32 @@ def migrate(store: Store) -> list[Migration]:
     known = {m.version for m in migrations}
     if not store.table_exists("schema_migrations"):
         if store.read_only:
-            raise MigrationError(f"{store.path} has no SalesPilot schema; open it once for writing to create it.")
-        store.execute(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
-            "applied_at TIMESTAMP NOT NULL)"
-        )
+            raise MigrationError(f"{store.label} has no SalesPilot schema; open it once for writing to create it.")
+        with store.transaction():
+            store.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+                "applied_at TIMESTAMP NOT NULL)"
+            )
     done = {int(v) for (v,) in store.fetchall("SELECT version FROM schema_migrations")}
     unknown = sorted(done - known)
     if unknown:
         raise MigrationError(
-            f"The store {store.path} has schema version {max(unknown)}, newer than this SalesPilot knows "
+            f"The store {store.label} has schema version {max(unknown)}, newer than this SalesPilot knows "
             f"({max(known)}). Upgrade SalesPilot to open it."
         )
     pending = [m for m in migrations if m.version not in done]
     if pending and store.read_only:
-        raise MigrationError(f"The store {store.path} needs a schema upgrade; open it once for writing.")
+        raise MigrationError(f"The store {store.label} needs a schema upgrade; open it once for writing.")
+    applied = []
     for migration in pending:
         with store.transaction():
+            if store.scalar("SELECT count(*) FROM schema_migrations WHERE version = ?", [migration.version]):
+                continue  # another process applied it while we waited for the writer lock
             for statement in _statements(migration.sql):
                 store.execute(statement)
             store.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, CAST(now() AS TIMESTAMP))",
-                [migration.version, migration.name],
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [migration.version, migration.name, dt.datetime.now(dt.UTC).replace(tzinfo=None)],
             )
-    return pending
+        applied.append(migration)
+    return applied

@@ -31,6 +31,12 @@ def table_counts(store: Store) -> dict[str, int]:
 
 
 def status(store: Store, recent: int = 5) -> dict[str, Any]:
+    """One consistent view: an import that commits meanwhile is seen whole or not at all."""
+    with store.snapshot():
+        return _status(store, recent)
+
+
+def _status(store: Store, recent: int) -> dict[str, Any]:
     tables = []
     for name in TABLES:
         column = DATE_COLUMNS[name]
@@ -70,7 +76,7 @@ def status(store: Store, recent: int = 5) -> dict[str, Any]:
         )
     ]
     return {
-        "store": str(store.path),
+        "store": store.label,
         "schema_version": current_version(store),
         "tables": tables,
         "imports": imports,
