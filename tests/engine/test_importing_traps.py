@@ -88,3 +88,11 @@ def test_decimal_comma_files_reject_points_instead_of_guessing(ws: Workspace, tm
     assert (result.inserted, result.rejected) == (1, 1)
     assert ws.sql("SELECT amount FROM opportunities").to_pylist() == [{"amount": 1234.5}]
     assert ws.rejects()[0]["row"] == 3
+
+
+def test_placeholder_dates_are_rejected_not_stored(ws: Workspace, tmp_path: Path) -> None:
+    write(tmp_path / "leads.csv", "lead_id,created_at\nL1,9999-12-31\nL2,1900-01-01\nL3,2024-05-01\n")
+    result = ws.import_file(tmp_path / "leads.csv")
+    assert (result.inserted, result.rejected) == (1, 2)
+    assert {r["row"] for r in ws.rejects()} == {2, 3}
+    assert all("placeholder" in r["reason"] for r in ws.rejects())

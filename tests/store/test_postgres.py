@@ -235,22 +235,23 @@ def test_sigkill_during_an_import_leaves_the_database_unchanged_and_a_retry_succ
 def test_readers_see_the_old_data_or_all_of_the_new_and_writers_wait(
     url: str, tmp_path: Path, postgres_admin: Any
 ) -> None:
-    big = _big_leads(tmp_path / "leads.csv")
+    rows = 1_000_000  # long enough to be caught in the act on a busy machine
+    big = _big_leads(tmp_path / "leads.csv", rows)
     write(tmp_path / "first.csv", "lead_id,created_at\nX1,2023-02-01\n")
     assert run_cli("import", str(tmp_path / "first.csv"), "--table", "leads", db=url).returncode == 0
 
     proc = _start_import(url, big)
     _wait_for_writer(postgres_admin, url, proc)
-    # Another writer: a clear message after SALESPILOT_LOCK_TIMEOUT, exit status 3.
-    refused = run_cli("settings", "timezone", "Europe/Paris", db=url, env={"SALESPILOT_LOCK_TIMEOUT": "0.2"})
-    assert refused.returncode == 3 and "Traceback" not in refused.stderr, refused.stderr
-    assert "in use by another process" in refused.stderr
+    # Another writer: refused at once in process, and with a clear message from the CLI (exit 3).
     with (
         pytest.raises(StoreBusyError, match="in use by another process"),
         open_store(url, lock_timeout=0) as store,
         store.transaction(),
     ):
         pass
+    refused = run_cli("settings", "timezone", "Europe/Paris", db=url, env={"SALESPILOT_LOCK_TIMEOUT": "0.2"})
+    assert refused.returncode == 3 and "Traceback" not in refused.stderr, refused.stderr
+    assert "in use by another process" in refused.stderr
     # Readers never wait, and see the store before the import or after all of it.
     seen: list[tuple[int, int]] = []
     while proc.poll() is None:
@@ -262,8 +263,8 @@ def test_readers_see_the_old_data_or_all_of_the_new_and_writers_wait(
         time.sleep(0.05)
     out, err = proc.communicate()
     assert proc.returncode == 0, err
-    assert json.loads(out)["inserted"] == ROWS
+    assert json.loads(out)["inserted"] == rows
     final = _snapshot(url)
     seen.append((next(t["rows"] for t in final["tables"] if t["table"] == "leads"), len(final["imports"])))
-    assert set(seen) <= {(1, 1), (ROWS + 1, 2)}, set(seen)
-    assert seen[0] == (1, 1) and seen[-1] == (ROWS + 1, 2)
+    assert set(seen) <= {(1, 1), (rows + 1, 2)}, set(seen)
+    assert seen[0] == (1, 1) and seen[-1] == (rows + 1, 2)

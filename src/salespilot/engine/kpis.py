@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,14 @@ OUTPUTS = ("arrow", "pandas", "polars", "rows")
 @dataclass
 class KpiResult:
     rows: list[Row]
-    sql: dict[str, list[str]]
+    queries: dict[str, list[Any]]  # per KPI, the expressions run (SQL is compiled on demand)
     by: tuple[str, ...]
+    render: Callable[[list[Any]], list[str]]
+
+    @property
+    def sql(self) -> dict[str, list[str]]:
+        """Per KPI, the SQL of the queries behind it (what --explain prints)."""
+        return {name: self.render(items) for name, items in self.queries.items()}
 
 
 def context(store: Any, settings: dict[str, str]) -> Context:
@@ -123,8 +130,8 @@ def compute(
     )
     targets = ctx.con.table("targets").to_pyarrow().to_pylist()
     runner = Runner(ctx, catalogue, int(settings["small_sample"]), data_end, dialect(store), targets)
-    rows, sql = runner.run(names, query)
-    return KpiResult(rows, sql, by)
+    rows, queries = runner.run(names, query)
+    return KpiResult(rows, queries, by, runner.render)
 
 
 def shaped(result: KpiResult, output: str) -> Any:

@@ -106,6 +106,18 @@ class Converter:
             value, reason = self._typed(column, raw, label)
             if reason is not None:
                 flag(pc.and_(pc.is_valid(raw), pc.is_null(value)), label, raw, reason)
+            if column.type in (ColumnType.TIMESTAMP, ColumnType.DATE):
+                # 9999-12-31 or 1900-01-01 are a CRM's "no date", not a date: refuse them as such.
+                year = pc.year(value)
+                odd = pc.or_(pc.less(year, parse.FIRST_YEAR), pc.greater(year, parse.LAST_YEAR))
+                flag(
+                    odd,
+                    label,
+                    raw,
+                    f"{name}: not a plausible date (years {parse.FIRST_YEAR}-{parse.LAST_YEAR}); "
+                    "a placeholder such as 9999-12-31 should be left empty",
+                )
+                value = pc.if_else(pc.fill_null(odd, False), pa.nulls(len(value), value.type), value)
             if column.required:
                 flag(pc.is_null(raw), label, raw, f"{name} is required but empty")
             value = self._check_enum(column, value, raw, label, flag, typed)

@@ -33,6 +33,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     for base in (layout.format(s=sep),)
     if not (name == "ymd" and sep == "-")
 }
+# Dates outside these years are placeholders ("9999-12-31", "1900-01-01"), not events.
+FIRST_YEAR, LAST_YEAR = 1901, 2199
 EXAMPLE = {"dmy": "14/03/2017", "mdy": "03/14/2017", "ymd": "2017/03/14"}
 
 

@@ -7,6 +7,7 @@ when it holds no data: a count or a sum is then 0; a rate or a ratio has no valu
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -69,12 +70,22 @@ class Runner:
             for t in targets or []
         }
         self._cache: dict[tuple[str, Query], Computed] = {}
-        self._executed: list[str] = []  # the SQL of every query run, for custom KPIs' explain
+        self._executed: list[Any] = []  # every query run (expressions), for custom KPIs' explain
 
     # -- public ------------------------------------------------------------------------------
-    def run(self, names: Iterable[str], query: Query) -> tuple[list[Row], dict[str, list[str]]]:
+    def run(self, names: Iterable[str], query: Query) -> tuple[list[Row], dict[str, list[Any]]]:
+        """Rows of the KPIs, and per KPI the queries behind them (expressions; see ``render``)."""
+        collecting = gc.isenabled()
+        gc.disable()  # tens of thousands of small dicts: the cyclic collector only costs time here
+        try:
+            return self._run(names, query)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self, names: Iterable[str], query: Query) -> tuple[list[Row], dict[str, list[Any]]]:
         rows: list[Row] = []
-        explained: dict[str, list[str]] = {}
+        explained: dict[str, list[Any]] = {}
         kpis = [self.catalogue.get(name) for name in names]
         for kpi in kpis:
             self.check(kpi, query)
@@ -108,11 +119,15 @@ class Runner:
             self._cache[key] = self._compute(kpi, query)
         return self._cache[key]
 
-    def execute(self, expr: ir.Table) -> tuple[list[Row], str]:
+    def execute(self, expr: ir.Table) -> tuple[list[Row], ir.Table]:
+        """Run ``expr`` on the engine; returns its rows and the expression (``render`` gives its SQL)."""
         table = self.ctx.con.to_pyarrow(expr)
-        sql = str(ibis.to_sql(expr, dialect=self.dialect))
-        self._executed.append(sql)
-        return table.to_pylist(), sql
+        self._executed.append(expr)
+        return table.to_pylist(), expr
+
+    def render(self, items: list[Any]) -> list[str]:
+        """SQL text of queries kept as expressions (compiled only when someone asks: --explain)."""
+        return [item if isinstance(item, str) else str(ibis.to_sql(item, dialect=self.dialect)) for item in items]
 
     # -- internals ---------------------------------------------------------------------------
     def _compute(self, kpi: KPI, query: Query) -> Computed:
@@ -167,14 +182,13 @@ class Runner:
     def _fetch(self, kpis: list[KPI], query: Query) -> None:
         expr = aggregate(kpis, self.ctx, query)
         result, sql = self.execute(expr)
+        by = query.by
         for kpi in kpis:
             prefix = f"{kpi.name}__"
+            columns = [(c, c[len(prefix) :]) for c in expr.columns if c.startswith(prefix)]
+            present = f"{prefix}present"
             values = {
-                tuple([r[PERIOD], *(r[d] for d in query.by)]): {
-                    k[len(prefix) :]: v for k, v in r.items() if k.startswith(prefix)
-                }
-                for r in result
-                if r[f"{prefix}present"]
+                (r[PERIOD], *(r[d] for d in by)): {short: r[c] for c, short in columns} for r in result if r[present]
             }
             self._cache[(kpi.name, query)] = Computed(kpi.kind.value, values, [sql])
 
@@ -206,27 +220,36 @@ class Runner:
         else:
             last = first
         combos = sorted({k[1:] for k in keys}, key=_sort_key) if query.by else [()]
-        if not combos:
-            combos = []
+        additive = kpi.additive
+        unattributable = kpi.kind is Kind.RATIO and bool(query.by) and not self._same_source(kpi)
+        with_targets = bool(self.targets) and query.by in ((), ("rep",), ("team",))
+        firsts = [c.first_start for c in (computed, past) if c is not None and c.first_start is not None]
+        data_start = min(firsts, default=None)
+        is_all = cal.grain is periods.Grain.ALL
         out = []
         for start in cal.grid(first, last):
+            label = cal.label(start)
+            head = {
+                "kpi": kpi.name,
+                "label": kpi.label_en,
+                "unit": kpi.unit,
+                "period": label,
+                "period_start": None if is_all else start.isoformat(),
+            }
+            age = self._cohort_age(kpi, start, cal)
+            earlier = None if is_all or not additive else (cal.shift(start, -1), cal.year_ago(start))
             for combo in combos:
                 key = (start, *combo)
-                row: Row = {
-                    "kpi": kpi.name,
-                    "label": kpi.label_en,
-                    "unit": kpi.unit,
-                    "period": cal.label(start),
-                    "period_start": start.isoformat() if cal.grain is not periods.Grain.ALL else None,
-                }
-                row.update(dict(zip(query.by, combo, strict=True)))
+                row: Row = dict(head)
+                for dim, value in zip(query.by, combo, strict=True):
+                    row[dim] = value
                 if computed.shape == "series":
                     out.extend(self._series(kpi, row, computed.values.get(key), start, cal))
                     continue
-                row.update(self._values(kpi, computed.shape, computed.values.get(key), start, cal))
-                if kpi.additive:
-                    row.update(self._growth(computed, past, key, query, row["value"]))
-                if kpi.kind is Kind.RATIO and None in combo and not self._same_source(kpi):
+                row.update(self._values(kpi, computed.shape, computed.values.get(key), start, cal, age))
+                if earlier is not None:
+                    row.update(self._growth(computed, past, combo, earlier, data_start, row["value"]))
+                if unattributable and None in combo:
                     dim = query.by[combo.index(None)]
                     row.update(
                         value=None,
@@ -234,11 +257,20 @@ class Runner:
                         ci_high=None,
                         reason=f"not attributable: {kpi.numerator} and {kpi.denominator} without a {dim}",
                     )
-                row.update(self._target(kpi, row, query))
+                if with_targets:
+                    row.update(self._target(kpi, row, query))
                 out.append(row)
         return out
 
-    def _values(self, kpi: KPI, shape: str, agg: Row | None, start: dt.date, cal: periods.Calendar) -> Row:
+    def _cohort_age(self, kpi: KPI, start: dt.date, cal: periods.Calendar) -> int | None:
+        """Days from the end of the period to the data's last day, for cohort KPIs."""
+        if not kpi.cohort or cal.grain is periods.Grain.ALL or self.data_end is None:
+            return None
+        return (self.data_end - (cal.next_start(start) - dt.timedelta(days=1))).days
+
+    def _values(
+        self, kpi: KPI, shape: str, agg: Row | None, start: dt.date, cal: periods.Calendar, age: int | None = None
+    ) -> Row:
         flags: list[str] = []
         out: Row = {"value": None, "reason": None, "flags": flags}
         match shape:
@@ -263,8 +295,9 @@ class Runner:
                         flags.append("small_sample")
                 else:
                     out["reason"] = f"nothing to divide by: no {_what(kpi)} in the period"
-                if kpi.cohort and cal.grain is not periods.Grain.ALL and self.data_end is not None:
-                    age = (self.data_end - (cal.next_start(start) - dt.timedelta(days=1))).days
+                if age is None:
+                    age = self._cohort_age(kpi, start, cal)
+                if age is not None:
                     out["cohort_age_days"] = age
                     if age < MATURITY_DAYS:
                         flags.append("immature_cohort")
@@ -323,21 +356,24 @@ class Runner:
         assert isinstance(kpi.numerator, str) and isinstance(kpi.denominator, str)
         return all(self.catalogue.get(p).unit == "count" for p in (kpi.numerator, kpi.denominator))
 
-    def _growth(self, computed: Computed, past: Computed | None, key: Key, query: Query, value: Any) -> Row:
-        cal = query.calendar
-        if cal.grain is periods.Grain.ALL:
-            return {}
-        start = key[0]
-        firsts = [c.first_start for c in (computed, past) if c is not None and c.first_start is not None]
-        data_start = min(firsts, default=None)
+    def _growth(
+        self,
+        computed: Computed,
+        past: Computed | None,
+        combo: tuple[Any, ...],
+        earlier: tuple[dt.date, dt.date],
+        data_start: dt.date | None,
+        value: Any,
+    ) -> Row:
+        """previous / growth and year_ago / growth_yoy; None before the data, 0 for an empty period."""
         out: Row = {}
-        for name, earlier_start in (("previous", cal.shift(start, -1)), ("year_ago", cal.year_ago(start))):
-            earlier = (earlier_start, *key[1:])
-            agg = computed.values.get(earlier) or (past.values.get(earlier) if past is not None else None)
+        for name, growth, earlier_start in (("previous", "growth", earlier[0]), ("year_ago", "growth_yoy", earlier[1])):
+            key = (earlier_start, *combo)
+            agg = computed.values.get(key) or (past.values.get(key) if past is not None else None)
             known = agg is not None or (data_start is not None and data_start <= earlier_start)
             before = _additive(agg) if known else None
             out[name] = before
-            out["growth" if name == "previous" else "growth_yoy"] = (value / before - 1) if before else None
+            out[growth] = (value / before - 1) if before and value is not None else None
         return out
 
     def _same_source(self, kpi: KPI) -> bool:

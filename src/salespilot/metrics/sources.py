@@ -154,7 +154,8 @@ def _opportunities(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Tabl
     t = _convert(ctx, t, "amount", "currency", ctx.local(t[anchor]).cast("date"))
     margin_rate = ibis.literal(ctx.default_margin_rate, type="float64")
     # Days on the local calendar: a daylight-saving change does not make a month 30.96 days long.
-    seconds = (ctx.local(t.closed_at).epoch_seconds() - ctx.local(t.created_at).epoch_seconds()).cast("float64")
+    # (Ibis types epoch_seconds as int32, which ends in 2038: take the difference in seconds.)
+    seconds = ctx.local(t.closed_at).delta(ctx.local(t.created_at), unit="second").cast("float64")
     return t.mutate(
         margin_base=ibis.ifelse(t.margin.notnull(), t.margin * t._rate, t.amount_base * margin_rate),
         cycle_days=seconds / ibis.literal(86400.0, type="float64"),
