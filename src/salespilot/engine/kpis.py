@@ -98,8 +98,9 @@ def _data_years_and_end(con: ibis.BaseBackend, timezone: str) -> tuple[tuple[int
     if not lo:
         year = dt.date.today().year
         return (year - 1, year + 1), None
-    last = max(hi).replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
-    return (min(lo).year - 1, max(hi).year + 1), last.date()
+    last = min(max(hi), dt.datetime(2199, 12, 31)).replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
+    # (placeholder dates such as 9999-12-31 are refused at import; clamp for data loaded otherwise)
+    return (max(min(lo).year - 1, 1900), min(max(hi).year + 1, 2200)), last.date()
 
 
 def compute(

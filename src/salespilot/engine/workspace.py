@@ -11,22 +11,33 @@ from salespilot.engine import importing, kpis
 from salespilot.engine.demo import load_demo
 from salespilot.errors import ParameterError
 from salespilot.ingest.mapping import Mapping
+from salespilot.settings import SETTINGS, validate
 from salespilot.store import export as store_export
 from salespilot.store import settings as store_settings
 from salespilot.store.connection import open_store
 from salespilot.store.migrations import migrate
 from salespilot.store.status import status
 
+SPARK_PREFIX = "spark:"
+
 
 class Workspace:
     """A SalesPilot store and everything done with it.
 
     ``Workspace(db)`` opens (and creates or upgrades) the store ``db``: a path to a DuckDB
-    file, or a ``postgresql://USER@HOST:PORT/DATABASE`` URL; ``None`` means ``SALESPILOT_DB``
-    or ``./salespilot.duckdb``.
+    file, a ``postgresql://USER@HOST:PORT/DATABASE`` URL, or ``spark:DIR`` for a Parquet export
+    read by Apache Spark (KPIs only); ``None`` means ``SALESPILOT_DB`` or ``./salespilot.duckdb``.
     """
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
+        spec = os.fspath(db) if db is not None else ""
+        self.engine_only = spec.startswith(SPARK_PREFIX)
+        if self.engine_only:
+            # A Parquet export read by Spark: the same KPIs on a distributed engine, read-only.
+            from salespilot.store.spark import open_spark_store
+
+            self.store: Any = open_spark_store(spec[len(SPARK_PREFIX) :])
+            return
         self.store = open_store(db, read_only=read_only)
         try:
             migrate(self.store)
@@ -34,15 +45,23 @@ class Workspace:
             self.store.close()
             raise
 
+    def _writable_store(self, action: str) -> None:
+        if self.engine_only:
+            raise ParameterError(
+                f"{self.store.label} is a Parquet export read by Spark: it computes KPIs but cannot {action}. "
+                "Use the DuckDB or PostgreSQL store (--db), then 'salespilot export --parquet DIR' again."
+            )
+
     @property
     def path(self) -> Path | str:
         """The store's file; for a PostgreSQL store, its URL without the password."""
-        return self.store.path if self.store.path is not None else self.store.label
+        path: Path | None = self.store.path
+        return path if path is not None else str(self.store.label)
 
     @property
     def label(self) -> str:
         """The store as messages name it: a path, or a URL without the password."""
-        return self.store.label
+        return str(self.store.label)
 
     # -- data in ---------------------------------------------------------------------------
     def import_file(
@@ -53,19 +72,23 @@ class Workspace:
         progress: importing.Progress | None = None,
     ) -> importing.ImportResult:
         """Import one file (CSV, XLSX, Parquet, JSON, NDJSON) into a canonical table."""
+        self._writable_store("import files")
         mapping_ref = mapping if isinstance(mapping, Mapping) or mapping is None else os.fspath(mapping)
         return importing.import_file(self.store, Path(path), table, mapping_ref, progress)
 
     def demo(self, size: str = "small", seed: int = 42, replace: bool = False) -> dict[str, int]:
         """Fill the store with the demo company; returns rows written per table."""
+        self._writable_store("hold the demo company")
         return load_demo(self.store, size, seed, replace)
 
     # -- data out --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
+        self._writable_store("report imports (see its manifest.json)")
         return status(self.store)
 
     def rejects(self, import_id: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Rows set aside by an import (the last one by default)."""
+        self._writable_store("list rejects")
         if import_id is None:
             import_id = self.store.scalar("SELECT max(import_id) FROM imports")
             if import_id is None:
@@ -130,16 +153,27 @@ class Workspace:
         )
 
     def settings(self) -> dict[str, str]:
+        if self.engine_only:
+            return dict(self.store.settings())
         return store_settings.all_settings(self.store)
 
     def get_setting(self, name: str) -> str:
+        if self.engine_only:
+            validate(name, SETTINGS[name].default if name in SETTINGS else "")
+            return str(self.store.settings()[name])
         return store_settings.get_setting(self.store, name)
 
     def set_setting(self, name: str, value: str) -> str:
+        self._writable_store("change settings")
         return store_settings.set_setting(self.store, name, value)
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
-        """Run a read query on the store and return an Arrow table (for analysts)."""
+        """Run a query on the store and return an Arrow table (for analysts: a write bypasses the
+        importer's checks)."""
+        if self.engine_only:
+            if params:
+                raise ParameterError("Queries on a Spark export take no parameters.")
+            return self.store.arrow(query)
         return self.store.arrow(query, params)
 
     def export_parquet(self, directory: str | os.PathLike[str], replace: bool = False) -> dict[str, Any]:
@@ -147,6 +181,7 @@ class Workspace:
 
         Atomic: the folder appears whole or not at all. Returns the manifest (tables, rows...).
         """
+        self._writable_store("be exported again")
         return store_export.export_folder(self.store, directory, replace=replace)
 
     def close(self) -> None:
