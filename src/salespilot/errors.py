@@ -37,6 +37,10 @@ class ParameterError(UserInputError):
     """A command-line or API parameter has a value outside what is allowed."""
 
 
+class QueryError(UserInputError):
+    """A query the user wrote (``Workspace.sql``) failed."""
+
+
 class StoreError(SalesPilotError):
     """The store cannot be opened or written."""
 

@@ -14,8 +14,11 @@ def _timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
+        from zoneinfo import available_timezones
+
         raise ParameterError(
             f'timezone "{value}" is not a known IANA time zone (expected e.g. "Europe/Paris" or "UTC").'
+            f"{did_you_mean(value, available_timezones())}"
         ) from None
     return value
 

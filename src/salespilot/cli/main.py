@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -20,8 +21,8 @@ from salespilot.cli import output
 from salespilot.cli.export_cmd import export_cmd
 from salespilot.cli.kpi_cmd import kpi_cmd
 from salespilot.engine.workspace import Workspace
-from salespilot.errors import InternalError, SalesPilotError
-from salespilot.ingest.mapping import preset_names
+from salespilot.errors import FileFormatError, InternalError, SalesPilotError
+from salespilot.ingest.mapping import load_mapping, preset_names
 from salespilot.model import TABLES
 from salespilot.settings import SETTINGS
 
@@ -62,6 +63,10 @@ def import_cmd(file: str, table: str | None, mapping: str | None, fmt: str, db: 
     Rows that fail validation are set aside (see 'salespilot rejects'); the import lands whole
     or not at all. Importing the same file again changes nothing.
     """
+    if not Path(file).is_file():  # before the store is opened: a typo creates no empty store
+        raise FileFormatError(f"File {file} does not exist (or is not a file).")
+    if mapping is not None:
+        load_mapping(mapping)  # a broken mapping is reported before anything is opened, too
     with Workspace(db) as ws, output.progress_bar(enabled=fmt == "table") as progress:
         result = ws.import_file(file, table=table, mapping=mapping, progress=progress)
     if fmt == "json":
@@ -71,6 +76,13 @@ def import_cmd(file: str, table: str | None, mapping: str | None, fmt: str, db: 
         click.echo(json.dumps(ordered, default=str, ensure_ascii=False))
     else:
         output.print_import(result)
+    if result.rows_read and not (result.inserted or result.updated or result.unchanged):
+        click.echo(
+            f"Error: every one of the {result.rows_read:,} rows of {file} was rejected; nothing was loaded. "
+            "See 'salespilot rejects': the mapping is probably wrong.",
+            err=True,
+        )
+        sys.exit(2)
 
 
 @cli.command("rejects")

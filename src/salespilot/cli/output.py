@@ -89,8 +89,11 @@ def print_import(result: ImportResult) -> None:
             f"  warning: {w['reason']}: {plural(w['values'], 'distinct value')} on {plural(w['rows'], 'row')} "
             f"(e.g. {w['example']!r}); import that table first, or check the ids"
         )
+    for note in result.notes:
+        out.print(f"  note: {note}")
     if result.rejected:
-        out.print(f"  rejected rows are listed by 'salespilot rejects' and in {result.rejects_file}; first ones:")
+        where = f" and in {result.rejects_file}" if result.rejects_file else ""
+        out.print(f"  rejected rows are listed by 'salespilot rejects'{where}; first ones:")
         for r in result.rejects[:10]:
             column = f" {r['column']}" if r["column"] else ""
             shown = "empty" if r["value"] is None else repr(r["value"])

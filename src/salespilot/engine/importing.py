@@ -42,6 +42,7 @@ class ImportResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)  # first REJECTS_SHOWN problems
     rejects_file: str | None = None
     warning_summary: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class ImportResult:
             "rejects": self.rejects,
             "rejects_file": self.rejects_file,
             "warning_summary": self.warning_summary,
+            "notes": self.notes,
         }
 
 
@@ -172,7 +174,10 @@ def import_file(
         ],
     )
     if counts.rejected:
-        result.rejects_file = str(write_rejects_csv(store, import_id, table_name))
+        try:
+            result.rejects_file = str(write_rejects_csv(store, import_id, table_name))
+        except OSError as exc:  # the import is in the store already; only the copy beside it is missing
+            result.notes.append(f"the rejects CSV could not be written ({exc}); 'salespilot rejects' lists them")
     return result
 
 

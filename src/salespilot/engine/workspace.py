@@ -9,7 +9,7 @@ from typing import Any
 
 from salespilot.engine import importing, kpis
 from salespilot.engine.demo import load_demo
-from salespilot.errors import ParameterError
+from salespilot.errors import InternalError, ParameterError, QueryError
 from salespilot.ingest.mapping import Mapping
 from salespilot.settings import SETTINGS, validate
 from salespilot.store import export as store_export
@@ -93,6 +93,10 @@ class Workspace:
             import_id = self.store.scalar("SELECT max(import_id) FROM imports")
             if import_id is None:
                 return []
+        elif not self.store.scalar("SELECT count(*) FROM imports WHERE import_id = ?", [import_id]):
+            last = self.store.scalar("SELECT max(import_id) FROM imports")
+            known = f"imports are numbered 1 to {last}" if last else "there has been no import yet"
+            raise ParameterError(f"There is no import {import_id} in {self.label}: {known} (see salespilot status).")
         sql = (
             "SELECT import_id, file, row_number, column_name, value, reason FROM import_rejects "
             "WHERE import_id = ? ORDER BY row_number NULLS LAST"
@@ -170,11 +174,14 @@ class Workspace:
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run a query on the store and return an Arrow table (for analysts: a write bypasses the
         importer's checks)."""
-        if self.engine_only:
-            if params:
-                raise ParameterError("Queries on a Spark export take no parameters.")
-            return self.store.arrow(query)
-        return self.store.arrow(query, params)
+        try:
+            if self.engine_only:
+                if params:
+                    raise ParameterError("Queries on a Spark export take no parameters.")
+                return self.store.arrow(query)
+            return self.store.arrow(query, params)
+        except InternalError as exc:  # the user's SQL, not our bug
+            raise QueryError(f"The query failed: {exc}") from None
 
     def export_parquet(self, directory: str | os.PathLike[str], replace: bool = False) -> dict[str, Any]:
         """Write every canonical table, the settings and a manifest to ``directory`` (see docs/engines.md).

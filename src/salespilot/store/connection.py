@@ -191,7 +191,7 @@ class DuckDBStore(Store):
         read_only: bool = False,
         lock_timeout: float | None = None,
     ) -> None:
-        self.path = resolve_db_path(path)
+        self.path = resolve_db_path(path).absolute()
         self.label = str(self.path)
         self.name = self.path.stem
         self.read_only = read_only
@@ -204,6 +204,7 @@ class DuckDBStore(Store):
             )
         if not self.path.parent.exists():
             raise UserInputError(f"Cannot create the store {self.path}: folder {self.path.parent} does not exist.")
+        _check_is_store_file(self.path)
         self._con = self._connect(lock_timeout)
 
     def _connect(self, lock_timeout: float) -> duckdb.DuckDBPyConnection:
@@ -222,8 +223,9 @@ class DuckDBStore(Store):
                     pid = re.search(r"PID (\d+)", message)
                     holder = f" (process {pid.group(1)})" if pid else ""
                     raise StoreBusyError(
-                        f"The store {self.path} is in use by another process{holder}, probably an import "
-                        f"or a server; waited {lock_timeout:g} s. Try again when it is done, or raise "
+                        f"The store {self.path} is in use by another process{holder}: an import, a server, "
+                        "or a Python session that opened it for writing (salespilot.open(path, read_only=True) "
+                        f"lets others in); waited {lock_timeout:g} s. Try again when it is done, or raise "
                         "SALESPILOT_LOCK_TIMEOUT."
                     ) from None
                 if "not a valid DuckDB database" in message or "Unable to open database" in message:
@@ -303,8 +305,10 @@ class DuckDBStore(Store):
             self._con.close()
 
 
-def _translate(exc: duckdb.Error, context: str) -> Exception:
+def _translate(exc: duckdb.Error, context: str) -> BaseException:
     message = str(exc)
+    if isinstance(exc, duckdb.InterruptException) or "interrupted" in message.lower():
+        return KeyboardInterrupt()  # Ctrl-C during a query: the transaction is rolled back
     if isinstance(exc, duckdb.IOException) and _LOCK_RE.search(message):
         return StoreBusyError(f"The store is in use by another process: {message}")
     if isinstance(exc, duckdb.OutOfMemoryException):
@@ -314,3 +318,23 @@ def _translate(exc: duckdb.Error, context: str) -> Exception:
     if isinstance(exc, duckdb.ConstraintException):
         return StoreError(f"A constraint of the store was violated: {message}")
     return InternalError(f"Store query failed ({context.strip()[:200]}): {message}")
+
+
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".ndjson", ".jsonl", ".xlsx", ".xls", ".parquet", ".yaml", ".yml")
+
+
+def _check_is_store_file(path: Path) -> None:
+    """Refuse a data file given as the store (DuckDB would open it as an empty in-memory store)."""
+    if path.exists() and path.is_file() and path.stat().st_size > 0:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+        if head[8:12] != b"DUCK":
+            raise UserInputError(
+                f"{path} is not a SalesPilot store (a DuckDB file): --db names the store, not a file to import. "
+                "To import it: salespilot import FILE."
+            )
+    elif not path.exists() and path.suffix.lower() in DATA_SUFFIXES:
+        raise UserInputError(
+            f"--db {path} looks like a data file ({path.suffix}), not a store: a store is a .duckdb file "
+            "(or a postgresql:// URL). To import a file: salespilot import FILE."
+        )

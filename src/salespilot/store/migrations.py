@@ -54,6 +54,19 @@ def migrate(store: Store) -> list[Migration]:
     migrations = available()
     known = {m.version for m in migrations}
     if not store.table_exists("schema_migrations"):
+        others = [
+            str(name)
+            for (name,) in store.fetchall(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                "ORDER BY table_name"
+            )
+        ]
+        if others:
+            shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+            raise MigrationError(
+                f"{store.label} is a database with tables of its own ({shown}) but no SalesPilot schema: it is "
+                "not a SalesPilot store, and SalesPilot will not write into it. Use a new file or an empty database."
+            )
         if store.read_only:
             raise MigrationError(f"{store.label} has no SalesPilot schema; open it once for writing to create it.")
         with store.transaction():
