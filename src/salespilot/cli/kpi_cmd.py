@@ -30,7 +30,14 @@ KIND_COLUMNS = {
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--explain", is_flag=True, help="Print the query behind each KPI.")
 @click.option("--catalogue", "catalogue", metavar="FILE", help="A YAML file of your own KPI definitions.")
-@click.option("--db", "db", envvar="SALESPILOT_DB", default=None, metavar="PATH", help="Store (see 'import').")
+@click.option(
+    "--db",
+    "db",
+    envvar="SALESPILOT_DB",
+    default=None,
+    metavar="STORE",
+    help="A .duckdb file, a postgresql:// URL, or spark:DIR (a Parquet export).",
+)
 def kpi_cmd(
     names: tuple[str, ...],
     show_list: bool,
@@ -70,14 +77,18 @@ def kpi_cmd(
     if fmt == "json":
         click.echo(json.dumps(rows, default=str, ensure_ascii=False))
         return
-    columns = ["kpi", "period", *result.by, "value"]
+    columns = ["kpi", "period", *result.by]
+    if any("periods_since" in r for r in rows):  # cohort KPIs: one row per cohort and age
+        columns.append("periods_since")
+    columns.append("value")
     extra: list[str] = []
     for row in rows:
         for key in row:
             if key not in columns and key not in extra and key not in ("label", "unit", "period_start"):
                 extra.append(key)
     if fmt == "csv":
-        output.print_rows(rows, columns + extra, "csv", empty="")
+        flat = [{**r, "flags": ";".join(r["flags"])} for r in rows]
+        output.print_rows(flat, columns + extra, "csv", empty="")
         return
     shown = [
         c for c in [*KIND_COLUMNS["rate"], *KIND_COLUMNS["duration"], "growth", "target", "attainment"] if c in extra
@@ -85,7 +96,8 @@ def kpi_cmd(
     table_rows = [
         {
             **r,
-            **{c: output.number(r.get(c), c) for c in ["value", *shown]},
+            "value": output.number(r.get("value"), "rate" if r.get("unit") == "rate" else "value"),
+            **{c: output.number(r.get(c), c) for c in shown},
             "flags": ", ".join(r["flags"]),
             "reason": r.get("reason"),
         }
