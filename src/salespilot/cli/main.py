@@ -20,6 +20,8 @@ import click
 from salespilot.cli import output
 from salespilot.cli.export_cmd import export_cmd
 from salespilot.cli.kpi_cmd import kpi_cmd
+from salespilot.cli.pipeline_cmd import pipeline
+from salespilot.cli.plan_cmd import plan_cmd
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import FileFormatError, InternalError, SalesPilotError
 from salespilot.ingest.mapping import load_mapping, preset_names
@@ -161,6 +163,8 @@ def schema_cmd(table: str | None) -> None:
 
 cli.add_command(kpi_cmd)
 cli.add_command(export_cmd)
+cli.add_command(plan_cmd)
+cli.add_command(pipeline)
 
 
 def main() -> None:

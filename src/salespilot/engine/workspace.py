@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from salespilot.engine import importing, kpis
+from salespilot.engine import importing, kpis, planning
+from salespilot.engine import pipeline as pipeline_engine
 from salespilot.engine.demo import load_demo
 from salespilot.errors import InternalError, ParameterError, QueryError
 from salespilot.ingest.mapping import Mapping
@@ -156,6 +157,38 @@ class Workspace:
             catalogue=kpis.catalogue_from(os.fspath(catalogue)) if catalogue is not None else None,
         )
 
+    def plan(
+        self,
+        *,
+        revenue: float | None = None,
+        signatures: float | None = None,
+        horizon: str | float = "month",
+        calls: float | None = None,
+        leads: float | None = None,
+        team: bool = False,
+        rates: str = "reference",
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        deal_value: float | None = None,
+        capacity: planning.Capacity | None = None,
+    ) -> planning.Plan:
+        """The funnel planner (docs/planner.md): backward from ``revenue`` or ``signatures`` to the
+        volumes and headcount needed, or forward from ``calls``, ``leads`` or today's ``team``."""
+        return planning.plan(
+            self,
+            revenue=revenue,
+            signatures=signatures,
+            horizon=horizon,
+            calls=calls,
+            leads=leads,
+            team=team,
+            rates=rates,
+            start=_date(start, "--from"),
+            end=_date(end, "--to"),
+            deal_value=deal_value,
+            capacity=capacity,
+        )
+
     def settings(self) -> dict[str, str]:
         if self.engine_only:
             return dict(self.store.settings())
@@ -190,6 +223,20 @@ class Workspace:
         """
         self._writable_store("be exported again")
         return store_export.export_folder(self.store, directory, replace=replace)
+
+    # -- pipeline --------------------------------------------------------------------------
+    def stage_durations(self, order: list[str] | tuple[str, ...] | None = None) -> Any:
+        """Per stage and for the whole cycle: n, events, censored, median, p75, p90 in days
+        (Kaplan-Meier, open deals censored at the data's end; see docs/pipeline.md)."""
+        return pipeline_engine.stage_durations(self.store, self.settings()["base_currency"].upper(), order)
+
+    def stuck_deals(
+        self, percentile: float = 90, by: str | None = None, idle_days: float | None = 30, min_history: int = 30
+    ) -> list[dict[str, Any]]:
+        """Open deals over their stage's historical percentile of time in stage, or idle for more
+        than ``idle_days``; sorted by value at risk (``by="rep"``: one row per rep)."""
+        base = self.settings()["base_currency"].upper()
+        return pipeline_engine.stuck_deals(self.store, base, percentile, by, idle_days, min_history)
 
     def close(self) -> None:
         self.store.close()

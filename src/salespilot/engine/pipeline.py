@@ -1,0 +1,182 @@
+"""The pipeline's stage durations and stuck deals: read the store through Ibis, analyse in ``analytics``.
+
+Reproducible: the data's end is the latest timestamp in the store (stage entries, creations,
+closes, activities), never the wall clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import ibis
+
+from salespilot.analytics import cycle
+from salespilot.store.query import ibis_backend
+
+
+@dataclass
+class PipelineData:
+    deals: dict[str, cycle.Deal]
+    entries: list[tuple[str, str, dt.datetime]]
+    current_entry: dict[str, dt.datetime]  # open deal -> when it entered its current stage
+    data_end: dt.datetime | None
+
+
+def _naive(value: Any) -> Any:
+    """Timestamps as naive UTC datetimes (backends may hand back aware ones)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
+def load(store: Any, base_currency: str) -> PipelineData:
+    con = ibis_backend(store)
+    sc = con.table("stage_changes")
+    entries = [
+        (str(r["opportunity_id"]), str(r["stage"]), _naive(r["entered_at"]))
+        for r in sc.select("opportunity_id", "stage", "entered_at").to_pyarrow().to_pylist()
+    ]
+    o = con.table("opportunities")
+    a = con.table("accounts")
+    accounts = a.select(account_key=a.account_id, segment=a.segment)
+    acts = con.table("activities")
+    last = (
+        acts.filter(acts.opportunity_id.notnull())
+        .group_by(activity_opportunity=acts.opportunity_id)
+        .aggregate(last_activity_at=acts.occurred_at.max())
+    )
+    t = o.left_join(accounts, o.account_id == accounts.account_key)
+    t = t.left_join(last, t.opportunity_id == last.activity_opportunity)
+    rows = t.select(
+        "opportunity_id",
+        "created_at",
+        "closed_at",
+        "outcome",
+        "stage",
+        "owner_id",
+        "amount",
+        "currency",
+        "segment",
+        "last_activity_at",
+    ).to_pyarrow()
+    last_activity = acts.aggregate(end=acts.occurred_at.max()).to_pyarrow().to_pylist()[0]["end"]
+    rates = _latest_rates(con)
+    deals: dict[str, cycle.Deal] = {}
+    candidates = [_naive(last_activity)] + [e[2] for e in entries]
+    for r in rows.to_pylist():
+        created, closed = _naive(r["created_at"]), _naive(r["closed_at"])
+        candidates += [created, closed]
+        value, currency = _value(r["amount"], r["currency"], base_currency, rates)
+        deals[str(r["opportunity_id"])] = cycle.Deal(
+            opportunity_id=str(r["opportunity_id"]),
+            created_at=created,
+            outcome=str(r["outcome"]),
+            closed_at=closed,
+            stage=r["stage"],
+            owner=r["owner_id"],
+            segment=r["segment"],
+            value=value,
+            currency=currency,
+            last_activity_at=_naive(r["last_activity_at"]),
+        )
+    known = [c for c in candidates if c is not None]
+    data_end = max(known) if known else None
+    return PipelineData(deals, entries, _current_entries(deals, entries), data_end)
+
+
+def _latest_rates(con: ibis.BaseBackend) -> dict[str, float]:
+    """The last known rate to the base currency, per currency (for a value at risk today)."""
+    fx = con.table("fx_rates")
+    rows = fx.select("date", "currency", "rate_to_base").to_pyarrow().to_pylist()
+    latest: dict[str, tuple[dt.date, float]] = {}
+    for r in rows:
+        cur = str(r["currency"]).upper()
+        if cur not in latest or r["date"] > latest[cur][0]:
+            latest[cur] = (r["date"], float(r["rate_to_base"]))
+    return {cur: rate for cur, (_, rate) in latest.items()}
+
+
+def _value(amount: Any, currency: Any, base: str, rates: dict[str, float]) -> tuple[float | None, str | None]:
+    """The amount in the base currency (at the last known rate), else in its own currency."""
+    if amount is None:
+        return None, None
+    if currency is None or str(currency).upper() == base:
+        return float(amount), base
+    rate = rates.get(str(currency).upper())
+    if rate is None:
+        return float(amount), str(currency).upper()
+    return float(amount) * rate, base
+
+
+def _current_entries(deals: dict[str, cycle.Deal], entries: Sequence[tuple[str, str, dt.datetime]]) -> dict[str, Any]:
+    """When each open deal entered its current stage: its latest entry into that stage, else its
+    latest stage entry, else its creation."""
+    latest_of_stage: dict[tuple[str, str], dt.datetime] = {}
+    latest: dict[str, tuple[dt.datetime, str]] = {}
+    for opportunity_id, stage, entered_at in entries:
+        key = (opportunity_id, stage)
+        if key not in latest_of_stage or entered_at > latest_of_stage[key]:
+            latest_of_stage[key] = entered_at
+        if opportunity_id not in latest or (entered_at, stage) > latest[opportunity_id]:
+            latest[opportunity_id] = (entered_at, stage)
+    out: dict[str, Any] = {}
+    for opportunity_id, deal in deals.items():
+        if deal.outcome != "open":
+            continue
+        current = deal.stage
+        if current is not None and (opportunity_id, current) in latest_of_stage:
+            out[opportunity_id] = latest_of_stage[(opportunity_id, current)]
+        elif opportunity_id in latest:
+            out[opportunity_id] = latest[opportunity_id][0]
+        else:
+            out[opportunity_id] = deal.created_at
+    return out
+
+
+def _open_deals_with_stage(data: PipelineData) -> dict[str, cycle.Deal]:
+    """Open deals without a stage take the stage of their latest entry."""
+    latest: dict[str, tuple[dt.datetime, str]] = {}
+    for opportunity_id, stage, entered_at in data.entries:
+        if opportunity_id not in latest or (entered_at, stage) > latest[opportunity_id]:
+            latest[opportunity_id] = (entered_at, stage)
+    out = dict(data.deals)
+    for opportunity_id, deal in data.deals.items():
+        if deal.outcome == "open" and deal.stage is None and opportunity_id in latest:
+            out[opportunity_id] = replace(deal, stage=latest[opportunity_id][1])
+    return out
+
+
+def stage_durations(store: Any, base_currency: str, order: Sequence[str] | None = None) -> cycle.StageDurations:
+    data = load(store, base_currency)
+    if data.data_end is None:
+        return cycle.StageDurations([], {"stage": cycle.CYCLE, "order": None, **cycle.KaplanMeier().summary()}, None)
+    spells = cycle.stage_spells(data.entries, data.deals, data.data_end)
+    return cycle.StageDurations.compute(spells, data.deals, data.data_end, order)
+
+
+def stuck_deals(
+    store: Any,
+    base_currency: str,
+    percentile: float = 90,
+    by: str | None = None,
+    idle_days: float | None = 30,
+    min_history: int = 30,
+) -> list[dict[str, Any]]:
+    data = load(store, base_currency)
+    if data.data_end is None:
+        return []
+    deals = _open_deals_with_stage(data)
+    spells = cycle.stage_spells(data.entries, deals, data.data_end)
+    return cycle.stuck_deals(
+        deals,
+        spells,
+        data.current_entry,
+        data.data_end,
+        percentile=percentile,
+        idle_days=idle_days,
+        min_history=min_history,
+        by=by,
+    )
