@@ -59,7 +59,7 @@ def _names(grain: str, by: tuple[str, ...]) -> list[str]:
 
 
 def _key(row: dict[str, Any], by: tuple[str, ...]) -> tuple[Any, ...]:
-    return (row["kpi"], row["period"], *(str(row[d]) for d in by), row.get("periods_since"))
+    return (row["kpi"], row["period"], *(str(row[d]) for d in by), row.get("periods_since"), row.get("stage"))
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -19,7 +19,9 @@ import click
 
 from salespilot.cli import output
 from salespilot.cli.export_cmd import export_cmd
+from salespilot.cli.funnel_cmd import funnel_cmd
 from salespilot.cli.kpi_cmd import kpi_cmd
+from salespilot.cli.losses_cmd import losses_cmd, qualification_cmd
 from salespilot.cli.pipeline_cmd import pipeline
 from salespilot.cli.plan_cmd import plan_cmd
 from salespilot.engine.workspace import Workspace
@@ -164,7 +166,10 @@ def schema_cmd(table: str | None) -> None:
 cli.add_command(kpi_cmd)
 cli.add_command(export_cmd)
 cli.add_command(plan_cmd)
+cli.add_command(funnel_cmd)
 cli.add_command(pipeline)
+cli.add_command(losses_cmd)
+cli.add_command(qualification_cmd)
 
 
 def main() -> None:

@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from salespilot.engine import funnel as funnel_engine
 from salespilot.engine import importing, kpis, planning
+from salespilot.engine import losses as losses_engine
 from salespilot.engine import pipeline as pipeline_engine
 from salespilot.engine.demo import load_demo
 from salespilot.errors import InternalError, ParameterError, QueryError
@@ -189,6 +191,32 @@ class Workspace:
             capacity=capacity,
         )
 
+    def funnel(
+        self,
+        grain: str = "month",
+        by: str | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        steps: str | list[str] | None = None,
+        stages: bool = False,
+        references: dict[str, float] | None = None,
+    ) -> list[funnel_engine.FunnelPeriod]:
+        """The funnel (docs/funnel.md): per period (and ``by`` value) each step's volume, its measured
+        conversion to the next with its interval, the reference rate and, when significantly below
+        it, the lever to pull. ``steps``: consecutive steps of call, lead, opportunity, signature;
+        ``stages``: the opportunity stages between opportunity and signature; ``references``:
+        other reference rates (keys call_to_lead, lead_to_opportunity, opportunity_to_signature)."""
+        return funnel_engine.funnel(
+            self,
+            grain=grain,
+            by=(by,) if by else (),
+            start=_date(start, "--from"),
+            end=_date(end, "--to"),
+            steps=steps,
+            stages=stages,
+            references=references,
+        )
+
     def settings(self) -> dict[str, str]:
         if self.engine_only:
             return dict(self.store.settings())
@@ -237,6 +265,28 @@ class Workspace:
         than ``idle_days``; sorted by value at risk (``by="rep"``: one row per rep)."""
         base = self.settings()["base_currency"].upper()
         return pipeline_engine.stuck_deals(self.store, base, percentile, by, idle_days, min_history)
+
+    # -- losses and qualification (docs/losses.md) ---------------------------------------------
+    def losses(
+        self,
+        by: str = "reason",
+        grain: str = "month",
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+    ) -> dict[str, Any]:
+        """Lost deals and their value per period and ``by`` (reason, stage, competitor, rep, segment)."""
+        return losses_engine.losses(self.store, self.settings(), by, grain, _date(start, "--from"), _date(end, "--to"))
+
+    def qualification(
+        self,
+        grain: str = "month",
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        late_stage: str | None = None,
+    ) -> dict[str, Any]:
+        """The six qualification fields per opportunity, per rep, and against win rate and cycle."""
+        dates = _date(start, "--from"), _date(end, "--to")
+        return losses_engine.qualification(self.store, self.settings(), grain, *dates, late_stage)
 
     def close(self) -> None:
         self.store.close()

@@ -400,7 +400,7 @@ class Runner:
 
 def _load_builders() -> None:
     """Register the built-in custom builders (imported late: they import this module)."""
-    from salespilot.metrics import cohorts, customers  # noqa: F401
+    from salespilot.metrics import cohorts, customers, stages  # noqa: F401
 
 
 def _additive(agg: Row | None) -> float:
