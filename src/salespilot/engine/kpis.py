@@ -78,7 +78,7 @@ def _fx_daily(con: ibis.BaseBackend) -> Any:
     return ibis.memtable(table)
 
 
-def _data_years_and_end(con: ibis.BaseBackend, timezone: str) -> tuple[tuple[int, int], dt.date | None]:
+def data_years_and_end(con: ibis.BaseBackend, timezone: str) -> tuple[tuple[int, int], dt.date | None]:
     """The years the data spans (for local time) and its last local day (for cohort ages)."""
     lo: list[dt.datetime] = []
     hi: list[dt.datetime] = []
@@ -123,7 +123,7 @@ def compute(
         raise ParameterError("--by names a dimension twice.")
     catalogue = catalogue or load_catalogue()
     ctx = context(store, settings)
-    years, data_end = _data_years_and_end(ctx.con, settings["timezone"])
+    years, data_end = data_years_and_end(ctx.con, settings["timezone"])
     ctx = replace(ctx, timezone=settings["timezone"], years=years)
     calendar = periods.Calendar(periods.parse_grain(grain), fiscal, int(settings["fiscal_year_start_month"]))
     query = Query(

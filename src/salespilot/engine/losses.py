@@ -11,14 +11,14 @@ from salespilot.analytics import cycle
 from salespilot.analytics import losses as losses_analytics
 from salespilot.analytics import qualification as qualification_analytics
 from salespilot.analytics.losses import QUALIFICATION_FIELDS, Opportunity
-from salespilot.engine.pipeline import _latest_rates, _naive, _value
+from salespilot.engine.pipeline import latest_rates, naive_utc, value_in_base
 from salespilot.metrics.periods import Calendar, parse_grain
 from salespilot.store.query import ibis_backend
 
 
 def _local(value: Any, zone: ZoneInfo) -> dt.datetime | None:
     """A stored (UTC) timestamp as a naive local time of the workspace."""
-    naive = _naive(value)
+    naive = naive_utc(value)
     if naive is None:
         return None
     return naive.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)  # type: ignore[no-any-return]
@@ -48,10 +48,10 @@ def load(store: Any, settings: dict[str, str]) -> tuple[list[Opportunity], dict[
         "competitor",
         *QUALIFICATION_FIELDS,
     ]
-    rates = _latest_rates(con)
+    rates = latest_rates(con)
     deals = []
     for r in t.select(*columns).to_pyarrow().to_pylist():
-        value, currency = _value(r["amount"], r["currency"], base, rates)
+        value, currency = value_in_base(r["amount"], r["currency"], base, rates)
         deals.append(
             Opportunity(
                 opportunity_id=str(r["opportunity_id"]),

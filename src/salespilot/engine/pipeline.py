@@ -25,7 +25,7 @@ class PipelineData:
     data_end: dt.datetime | None
 
 
-def _naive(value: Any) -> Any:
+def naive_utc(value: Any) -> Any:
     """Timestamps as naive UTC datetimes (backends may hand back aware ones)."""
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -36,7 +36,7 @@ def load(store: Any, base_currency: str) -> PipelineData:
     con = ibis_backend(store)
     sc = con.table("stage_changes")
     entries = [
-        (str(r["opportunity_id"]), str(r["stage"]), _naive(r["entered_at"]))
+        (str(r["opportunity_id"]), str(r["stage"]), naive_utc(r["entered_at"]))
         for r in sc.select("opportunity_id", "stage", "entered_at").to_pyarrow().to_pylist()
     ]
     o = con.table("opportunities")
@@ -63,13 +63,13 @@ def load(store: Any, base_currency: str) -> PipelineData:
         "last_activity_at",
     ).to_pyarrow()
     last_activity = acts.aggregate(end=acts.occurred_at.max()).to_pyarrow().to_pylist()[0]["end"]
-    rates = _latest_rates(con)
+    rates = latest_rates(con)
     deals: dict[str, cycle.Deal] = {}
-    candidates = [_naive(last_activity)] + [e[2] for e in entries]
+    candidates = [naive_utc(last_activity)] + [e[2] for e in entries]
     for r in rows.to_pylist():
-        created, closed = _naive(r["created_at"]), _naive(r["closed_at"])
+        created, closed = naive_utc(r["created_at"]), naive_utc(r["closed_at"])
         candidates += [created, closed]
-        value, currency = _value(r["amount"], r["currency"], base_currency, rates)
+        value, currency = value_in_base(r["amount"], r["currency"], base_currency, rates)
         deals[str(r["opportunity_id"])] = cycle.Deal(
             opportunity_id=str(r["opportunity_id"]),
             created_at=created,
@@ -80,14 +80,14 @@ def load(store: Any, base_currency: str) -> PipelineData:
             segment=r["segment"],
             value=value,
             currency=currency,
-            last_activity_at=_naive(r["last_activity_at"]),
+            last_activity_at=naive_utc(r["last_activity_at"]),
         )
     known = [c for c in candidates if c is not None]
     data_end = max(known) if known else None
     return PipelineData(deals, entries, _current_entries(deals, entries), data_end)
 
 
-def _latest_rates(con: ibis.BaseBackend) -> dict[str, float]:
+def latest_rates(con: ibis.BaseBackend) -> dict[str, float]:
     """The last known rate to the base currency, per currency (for a value at risk today)."""
     fx = con.table("fx_rates")
     rows = fx.select("date", "currency", "rate_to_base").to_pyarrow().to_pylist()
@@ -99,7 +99,7 @@ def _latest_rates(con: ibis.BaseBackend) -> dict[str, float]:
     return {cur: rate for cur, (_, rate) in latest.items()}
 
 
-def _value(amount: Any, currency: Any, base: str, rates: dict[str, float]) -> tuple[float | None, str | None]:
+def value_in_base(amount: Any, currency: Any, base: str, rates: dict[str, float]) -> tuple[float | None, str | None]:
     """The amount in the base currency (at the last known rate), else in its own currency."""
     if amount is None:
         return None, None

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from salespilot.analytics.planner import Capacity, FunnelCounts, Plan, Planner, Team, parse_horizon
-from salespilot.engine.kpis import _data_years_and_end
+from salespilot.engine.kpis import data_years_and_end
 from salespilot.errors import ParameterError
 from salespilot.store.query import ibis_backend
 
@@ -58,7 +58,7 @@ def plan(
         raise ParameterError(f"--to {end} is before --from {start}.")
     settings = ws.settings()
     con = ibis_backend(ws.store)
-    _, data_end = _data_years_and_end(con, settings["timezone"])
+    _, data_end = data_years_and_end(con, settings["timezone"])
     today = data_end or dt.date.today()
     end = end or today
     start = start or _year_before(end)
