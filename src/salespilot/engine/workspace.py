@@ -18,6 +18,7 @@ from salespilot.settings import SETTINGS, validate
 from salespilot.store import export as store_export
 from salespilot.store import settings as store_settings
 from salespilot.store.connection import open_store
+from salespilot.store.lens import Lens, LensedStore, with_lenses
 from salespilot.store.migrations import migrate
 from salespilot.store.status import status
 
@@ -49,6 +50,11 @@ class Workspace:
             raise
 
     def _writable_store(self, action: str) -> None:
+        if isinstance(self.store, LensedStore) and action in _WRITES:
+            raise ParameterError(
+                f"This view of {self.store.label} (as of a date, or restricted to a user's records) is read-only: "
+                f"it cannot {action}. Open the workspace itself to do it."
+            )
         if self.engine_only:
             raise ParameterError(
                 f"{self.store.label} is a Parquet export read by Spark: it computes KPIs but cannot {action}. "
@@ -288,6 +294,17 @@ class Workspace:
         dates = _date(start, "--from"), _date(end, "--to")
         return losses_engine.qualification(self.store, self.settings(), grain, *dates, late_stage)
 
+    def lensed(self, *lenses: Lens) -> Workspace:
+        """This workspace seen through ``lenses`` (see ``salespilot.store.lens``): same connection, reads only.
+
+        ``ws.lensed(AsOfLens(date))`` is the store as it stood on that date; ``ws.lensed(scope)``
+        holds only the records a user may see. Closing the view leaves this workspace open.
+        """
+        view = object.__new__(Workspace)
+        view.engine_only = self.engine_only
+        view.store = with_lenses(self.store, *lenses)
+        return view
+
     def close(self) -> None:
         self.store.close()
 
@@ -296,6 +313,9 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_WRITES = frozenset({"import files", "hold the demo company", "change settings"})
 
 
 def _date(value: dt.date | str | None, option: str) -> dt.date | None:

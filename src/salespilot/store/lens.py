@@ -1,0 +1,84 @@
+"""Lenses: what a query sees of the store.
+
+Every reader of the canonical tables (KPIs, funnel, pipeline, forecast, team...) takes them
+from ``ibis_backend(store).table(name)``. A lens changes what that call returns, for every
+reader at once: the store as it stood on a past date (``AsOfLens``), or only the records a
+user may see (``ScopeLens``). Applying the restriction here, where data is queried, rather
+than in each page or command, is what makes every face obey it.
+
+Lenses compose in order: ``with_lenses(store, as_of, scope)`` shows the past store, then
+restricts it. A lensed store is a proxy over the same connection: it writes nothing, and
+closing it does not close the store under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import ibis
+import ibis.expr.types as ir
+
+
+class Lens(Protocol):
+    """One transformation of the tables a query reads."""
+
+    def apply(self, con: ibis.BaseBackend, name: str, table: ir.Table) -> ir.Table:
+        """``table`` (the table ``name`` as the previous lenses left it) as this lens shows it.
+
+        ``con`` is the store's own Ibis backend (no lens applied), for the tables a lens needs to
+        look up (e.g. an opportunity's owner). A lens not concerned by ``name`` returns ``table``.
+        """
+        ...
+
+
+class LensedBackend:
+    """An Ibis backend whose ``table(name)`` goes through lenses; everything else is the backend's."""
+
+    def __init__(self, con: ibis.BaseBackend, lenses: Iterable[Lens]) -> None:
+        self._con = con
+        self._lenses = tuple(lenses)
+
+    def table(self, name: str, *args: Any, **kwargs: Any) -> ir.Table:
+        table = self._con.table(name, *args, **kwargs)
+        for lens in self._lenses:
+            table = lens.apply(self._con, name, table)
+        return table
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._con, attr)
+
+
+class LensedStore:
+    """A store seen through lenses: same connection and contract, reads only."""
+
+    def __init__(self, store: Any, lenses: Iterable[Lens]) -> None:
+        base = store.base if isinstance(store, LensedStore) else store
+        before = store.lenses if isinstance(store, LensedStore) else ()
+        self._base = base
+        self.lenses: tuple[Lens, ...] = (*before, *lenses)
+
+    @property
+    def base(self) -> Any:
+        """The store under the lenses."""
+        return self._base
+
+    @property
+    def read_only(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Nothing: the store under the lenses belongs to whoever opened it."""
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._base, attr)
+
+
+def with_lenses(store: Any, *lenses: Lens) -> LensedStore:
+    """``store`` seen through ``lenses`` (after any it already has)."""
+    return LensedStore(store, lenses)
+
+
+def lenses_of(store: Any) -> tuple[Lens, ...]:
+    found: tuple[Lens, ...] = getattr(store, "lenses", ())
+    return found
