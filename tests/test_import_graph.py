@@ -17,7 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "demo": {"model", "errors"},
     "model": set(),
     "errors": set(),
-    "settings": {"errors"},
+    "settings": {"model", "errors"},
     "safe_csv": set(),
 }
 # Ibis is the portable query layer (metrics builds expressions with it); its backends are drivers.

@@ -79,6 +79,14 @@ class ForecastCategory(enum.StrEnum):
     OMITTED = "omitted"
 
 
+# The funnel (KPIS.md section 5): its steps, and the reference conversion rates between them.
+FUNNEL_STEPS: tuple[str, ...] = ("call", "lead", "opportunity", "signature")
+REFERENCE_RATES: dict[str, float] = {
+    "call_to_lead": 0.10,
+    "lead_to_opportunity": 0.33,
+    "opportunity_to_signature": 0.33,
+}
+
 QUALIFICATION_FIELDS: tuple[str, ...] = (
     "pain_point",
     "objective",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from salespilot.errors import ParameterError, did_you_mean
+from salespilot.model import FUNNEL_STEPS, REFERENCE_RATES
 
 
 def _timezone(value: str) -> str:
@@ -52,6 +53,71 @@ def _rate(value: str) -> str:
     return str(number)
 
 
+def parse_funnel_steps(value: str, option: str = "funnel_steps") -> tuple[str, ...]:
+    """Two or more consecutive steps of call -> lead -> opportunity -> signature."""
+    names = [s.strip().lower() for s in value.split(",") if s.strip()]
+    if names and all(n in FUNNEL_STEPS for n in names):
+        first = FUNNEL_STEPS.index(names[0])
+        if len(names) >= 2 and tuple(names) == FUNNEL_STEPS[first : first + len(names)]:
+            return tuple(names)
+    raise ParameterError(
+        f"{option} {','.join(names) or '(empty)'}: name two or more consecutive steps of "
+        f"{' -> '.join(FUNNEL_STEPS)} (e.g. lead,opportunity,signature)."
+    )
+
+
+def _funnel_steps(value: str) -> str:
+    return ",".join(parse_funnel_steps(value))
+
+
+def parse_stage_order(value: str) -> tuple[str, ...]:
+    """Stage names in funnel order, comma-separated; empty: none configured."""
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ParameterError(f"stage_order names {', '.join(repeated)} twice; name each stage once, in funnel order.")
+    return tuple(names)
+
+
+def _stage_order(value: str) -> str:
+    return ",".join(parse_stage_order(value))
+
+
+def parse_reference_rates(value: str) -> dict[str, float]:
+    """``call_to_lead=0.1,lead_to_opportunity=0.33,...``: the steps given replace the defaults."""
+    rates = dict(REFERENCE_RATES)
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        step, sep, number = (x.strip() for x in part.partition("="))
+        if not sep or step not in REFERENCE_RATES:
+            known = ", ".join(REFERENCE_RATES)
+            raise ParameterError(
+                f'reference_rates: "{part}" is not STEP=RATE with STEP one of {known} (e.g. lead_to_opportunity=0.25).'
+            )
+        try:
+            rate = float(number)
+        except ValueError:
+            rate = -1.0
+        if not 0.0 < rate <= 1.0:
+            raise ParameterError(f'reference_rates: the rate of {step} "{number}" is not a number in (0, 1].')
+        rates[step] = rate
+    return rates
+
+
+def _reference_rates(value: str) -> str:
+    return ",".join(f"{k}={v:g}" for k, v in parse_reference_rates(value).items())
+
+
+def _on_off(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered in ("on", "true", "yes", "1"):
+        return "on"
+    if lowered in ("off", "false", "no", "0"):
+        return "off"
+    raise ParameterError(f'"{value}" is not on or off.')
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -75,6 +141,20 @@ SETTINGS: dict[str, Setting] = {
         Setting("renewal_grace_days", "30", _int_between(0, 365), "a contract starting this late still renews"),
         Setting("small_sample", "30", _int_between(1, 100000), "results on fewer observations are flagged"),
         Setting("default_margin_rate", "0.7", _rate, "gross margin rate used when deals carry no margin"),
+        Setting("funnel_steps", ",".join(FUNNEL_STEPS), _funnel_steps, "the funnel's steps, consecutive, top first"),
+        Setting("funnel_stages", "off", _on_off, "on: the funnel shows the opportunity stages too (as --stages)"),
+        Setting(
+            "reference_rates",
+            ",".join(f"{k}={v:g}" for k, v in REFERENCE_RATES.items()),
+            _reference_rates,
+            "the funnel's and planner's reference conversion rates (STEP=RATE,...)",
+        ),
+        Setting(
+            "stage_order",
+            "",
+            _stage_order,
+            "opportunity stages in funnel order (comma-separated); others follow by their usual position",
+        ),
     )
 }
 

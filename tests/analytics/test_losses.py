@@ -129,3 +129,25 @@ def test_every_reason_has_a_lever_entry() -> None:
     assert set(LEVERS) == set(REASONS)
     assert LEVERS["bad_target"] == "lead generation targeting" and LEVERS["no_pain"] == "discovery and qualification"
     assert LEVERS["no_fit"] == "product"
+
+
+def test_foreign_amounts_take_the_rate_of_the_close_day(tmp_path: Path) -> None:
+    """USD 1.0 until 2025-01-31, 0.5 from 2025-02-01 (workspace in Europe/Paris): X1 closes on
+    2025-01-31 23:30 UTC, 2025-02-01 00:30 in Paris: 0.5 applies -> 500. X2 closes on 01-15 ->
+    2,000 x 1.0; X3 is in GBP, with no rate: counted as 0. Lost value: 2,500, not 1,500 (last rate)."""
+    with salespilot.open(tmp_path / "fx.duckdb") as ws:
+        ws.set_setting("timezone", "Europe/Paris")
+        fx = write(tmp_path / "fx.csv", "date,currency,rate_to_base\n2025-01-01,USD,1.0\n2025-02-01,USD,0.5\n")
+        assert ws.import_file(fx, table="fx_rates").rejected == 0
+        opps = write(
+            tmp_path / "opps.csv",
+            "opportunity_id,created_at,closed_at,outcome,amount,currency,loss_reason\n"
+            "X1,2025-01-02T00:00:00Z,2025-01-31T23:30:00Z,lost,1000,USD,budget\n"
+            "X2,2025-01-02T00:00:00Z,2025-01-15T10:00:00Z,lost,2000,USD,budget\n"
+            "X3,2025-01-02T00:00:00Z,2025-01-15T10:00:00Z,lost,300,GBP,budget\n",
+        )
+        assert ws.import_file(opps, table="opportunities").rejected == 0
+        result = ws.losses(by="reason", grain="month")
+    by_period = {r["period"]: r["lost_value"] for r in result["rows"]}
+    assert by_period == {"2025-01": 2000.0, "2025-02": 500.0}
+    assert result["lost_value"] == 2500.0

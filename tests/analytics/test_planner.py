@@ -153,6 +153,8 @@ def test_per_rep_rates_on_the_hand_made_store(hand: Workspace) -> None:
     assert plan.volume("leads").value == pytest.approx(20)
     assert plan.volume("opportunities").value == pytest.approx(10)
     assert plan.volume("signatures").value == pytest.approx(10 * 2 / 3)
+    # Observed: the active reps' own counts added up (A2 has left: its 0/1 is not in, unlike the company's 2/4).
+    assert [(r.successes, r.trials) for r in plan.rates] == [(8, 40), (4, 8), (2, 3)]
 
 
 def test_per_rep_forward_from_team_on_the_small_demo(ws: Workspace) -> None:

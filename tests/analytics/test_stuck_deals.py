@@ -134,6 +134,9 @@ def test_stage_durations_by_hand(hand: Workspace) -> None:
     assert (result.cycle["n"], result.cycle["events"], result.cycle["median"]) == (8, 4, 40.0)
     assert str(result.data_end) == "2025-05-01 00:00:00"
     assert [r["stage"] for r in hand.stage_durations(order=["b"]).stages] == ["b", "a"]
+    hand.set_setting("stage_order", "b,zzz")  # the setting is the default order; zzz is not in the data
+    assert [r["stage"] for r in hand.stage_durations().stages] == ["b", "a"]
+    assert [r["stage"] for r in hand.stage_durations(order=["a"]).stages] == ["a", "b"]
     hand.close()
 
 

@@ -107,3 +107,25 @@ def test_all_and_by_rep(ws: Workspace) -> None:
 def test_range_filters_on_the_entry_day(ws: Workspace) -> None:
     rows = ws.kpi("stage_conversion", grain="all", start="2024-02-01", output="rows")
     assert _cells(rows) == {("all", "a"): (2, 2), ("all", "b"): (2, 2), ("all", "c"): (1, 2)}
+
+
+def test_the_stage_order_setting_leads_the_order(ws: Workspace) -> None:
+    """stage_order "b,x": b first (x is not in the data and is left out), then a and c as found.
+    Ranks b 0, a 1, c 2; entered rank r = a change to rank r or beyond; passed = later beyond or won:
+    January b: D1 D2 D3 D4 entered on their first change, all went beyond b -> 4/4; a: D1, D2
+    passed, D3 (top a) and D4 not -> 2/4; c: D1 won, D2 lost -> 1/2. February: b 2/2, a 2/2, c 1/2."""
+    ws.set_setting("stage_order", "b, x")
+    try:
+        rows = ws.kpi("stage_conversion", grain="month", output="rows")
+    finally:
+        ws.set_setting("stage_order", "")
+    assert [r["stage"] for r in rows if r["period"] == "2024-01"] == ["b", "a", "c"]
+    assert _cells(rows) == {
+        ("2024-01", "b"): (4, 4),
+        ("2024-01", "a"): (2, 4),
+        ("2024-01", "c"): (1, 2),
+        ("2024-02", "b"): (2, 2),
+        ("2024-02", "a"): (2, 2),
+        ("2024-02", "c"): (1, 2),
+    }
+    assert [r["stage"] for r in ws.kpi("stage_conversion", grain="all", output="rows")] == ["a", "b", "c"]

@@ -176,16 +176,20 @@ def stage_spells(
 
 
 def stage_order(spells: Sequence[Spell], configured: Sequence[str] | None = None) -> list[str]:
-    """The stages in funnel order: ``configured`` first (in its order), then the others by their
-    median position in deals' histories (0 = first stage entered), ties by name."""
+    """The stages in funnel order: the ``configured`` ones found in the data first (in their
+    order), then the others by the median position of their first entry in deals' histories
+    (0 = first stage entered; a revisit does not count again), ties by name. The same rule as
+    ``metrics.stages.stage_order``."""
     positions: dict[str, list[int]] = defaultdict(list)
-    by_deal: dict[str, list[Spell]] = defaultdict(list)
+    by_deal: dict[str, dict[str, dt.datetime]] = defaultdict(dict)
     for s in spells:
-        by_deal[s.opportunity_id].append(s)
-    for history in by_deal.values():
-        for position, s in enumerate(sorted(history, key=lambda s: (s.entered_at, s.stage))):
-            positions[s.stage].append(position)
-    head = [s for s in configured or () if s]
+        first = by_deal[s.opportunity_id]
+        if s.stage not in first or s.entered_at < first[s.stage]:
+            first[s.stage] = s.entered_at
+    for entries in by_deal.values():
+        for position, (stage, _) in enumerate(sorted(entries.items(), key=lambda e: (e[1], e[0]))):
+            positions[stage].append(position)
+    head = [s for s in dict.fromkeys(configured or ()) if s in positions]
     rest = sorted((s for s in positions if s not in head), key=lambda s: (float(np.median(positions[s])), s))
     return head + rest
 

@@ -25,11 +25,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from salespilot.analytics.planner import ADVICE, REFERENCE_RATES
-from salespilot.errors import ParameterError
+from salespilot.analytics.planner import ADVICE
 from salespilot.metrics.stats import wilson
+from salespilot.model import FUNNEL_STEPS, REFERENCE_RATES
+from salespilot.settings import parse_funnel_steps
 
-STEPS = ("call", "lead", "opportunity", "signature")
+STEPS = FUNNEL_STEPS
 # The KPI that counts each step's volume, and the transition to the next step.
 VOLUME_KPIS = {"call": "activities", "lead": "leads", "opportunity": "opportunities", "signature": "signatures"}
 TRANSITIONS = {"call": "call_to_lead", "lead": "lead_to_opportunity", "opportunity": "opportunity_to_signature"}
@@ -70,15 +71,7 @@ def parse_steps(steps: str | Sequence[str] | None) -> tuple[str, ...]:
     """A run of consecutive steps of call -> lead -> opportunity -> signature (at least two)."""
     if steps is None:
         return STEPS
-    names = [s.strip().lower() for s in (steps.split(",") if isinstance(steps, str) else steps) if s.strip()]
-    if names and all(n in STEPS for n in names):
-        first = STEPS.index(names[0])
-        if len(names) >= 2 and tuple(names) == STEPS[first : first + len(names)]:
-            return tuple(names)
-    raise ParameterError(
-        f"--steps {','.join(names) or '(empty)'}: name two or more consecutive steps of "
-        f"{' -> '.join(STEPS)} (e.g. lead,opportunity,signature)."
-    )
+    return parse_funnel_steps(steps if isinstance(steps, str) else ",".join(steps), option="--steps")
 
 
 def below(ci_high: float | None, reference: float | None) -> bool:

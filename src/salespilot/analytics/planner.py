@@ -21,6 +21,7 @@ from typing import Any
 
 from salespilot.errors import ParameterError
 from salespilot.metrics.stats import wilson
+from salespilot.model import REFERENCE_RATES
 
 STEPS = ("call_to_lead", "lead_to_opportunity", "opportunity_to_signature")
 STEP_LABELS = {
@@ -28,7 +29,6 @@ STEP_LABELS = {
     "lead_to_opportunity": "lead -> opportunity",
     "opportunity_to_signature": "opportunity -> signature",
 }
-REFERENCE_RATES = {"call_to_lead": 0.10, "lead_to_opportunity": 0.33, "opportunity_to_signature": 0.33}
 RATE_SOURCES = ("reference", "measured", "per-rep")
 MONTH_DAYS = 365.25 / 12
 HORIZONS = {"month": MONTH_DAYS, "quarter": 3 * MONTH_DAYS, "year": 12 * MONTH_DAYS}
@@ -154,7 +154,9 @@ def parse_horizon(text: str | float) -> float:
     return days
 
 
-def _rate(step: str, successes: int, trials: int, small_sample: int) -> Rate:
+def _rate(
+    step: str, successes: int, trials: int, small_sample: int, references: dict[str, float] | None = None
+) -> Rate:
     if trials <= 0:
         return Rate(step, None, None, None, successes, trials, ("no_data",))
     value = successes / trials
@@ -165,7 +167,7 @@ def _rate(step: str, successes: int, trials: int, small_sample: int) -> Rate:
         flags.append("not_a_proportion")
     if trials < small_sample:
         flags.append("small_sample")
-    if value < FAR_BELOW * REFERENCE_RATES[step]:
+    if value < FAR_BELOW * (references or REFERENCE_RATES)[step]:
         flags.append(f"far_below_reference: {ADVICE[step]}")
     return Rate(step, value, low, high, successes, trials, tuple(flags))
 
@@ -183,6 +185,7 @@ class Planner:
         capacity: Capacity | None = None,
         team: Team | None = None,
         small_sample: int = 30,
+        references: dict[str, float] | None = None,
     ) -> None:
         if rates not in RATE_SOURCES:
             raise ParameterError(f'--rates "{rates}" must be one of {", ".join(RATE_SOURCES)}.')
@@ -190,9 +193,10 @@ class Planner:
         self.capacity = capacity or Capacity()
         self.team = team or Team()
         self.small_sample = small_sample
+        self.references = {**REFERENCE_RATES, **(references or {})}
         self.rates_: dict[str, Rate] | None = None
         if rates == "reference":
-            self.rates_ = {s: Rate(s, v, v, v) for s, v in REFERENCE_RATES.items()}
+            self.rates_ = {s: Rate(s, v, v, v) for s, v in self.references.items()}
 
     # -- fit ------------------------------------------------------------------------------------
     def fit(self, counts: FunnelCounts, per_rep: dict[str, FunnelCounts] | None = None) -> Planner:
@@ -201,7 +205,7 @@ class Planner:
         without observations of a step takes the company's rate (flag ``rep_without_data``)."""
         if self.rates_source == "reference":
             return self
-        company = {s: _rate(s, k, n, self.small_sample) for s, (k, n) in counts.pairs().items()}
+        company = {s: _rate(s, k, n, self.small_sample, self.references) for s, (k, n) in counts.pairs().items()}
         if self.rates_source == "measured":
             self.rates_ = company
             return self
@@ -210,11 +214,13 @@ class Planner:
             raise ParameterError("--rates per-rep needs active SDRs in the reps table; there are none.")
         r1, r2 = [], []  # per SDR: (value, low, high) of call->lead and lead->opportunity
         flags: dict[str, list[str]] = {s: [] for s in STEPS}
+        observed = {s: [0, 0] for s in STEPS}  # the active reps' own successes and trials
         for rep in self.team.sdrs:
             own = per_rep.get(rep, FunnelCounts()).pairs()
             pair = []
             for step in ("call_to_lead", "lead_to_opportunity"):
-                rate = _rate(step, *own[step], self.small_sample)
+                observed[step] = [a + b for a, b in zip(observed[step], own[step], strict=True)]
+                rate = _rate(step, *own[step], self.small_sample, self.references)
                 if rate.value is None:
                     rate = company[step]
                     flags[step].append(f"rep_without_data: {rep}")
@@ -224,7 +230,8 @@ class Planner:
         r3 = []
         for rep in self.team.aes:
             own3 = per_rep.get(rep, FunnelCounts()).pairs()[STEPS[2]]
-            rate = _rate(STEPS[2], *own3, self.small_sample)
+            observed[STEPS[2]] = [a + b for a, b in zip(observed[STEPS[2]], own3, strict=True)]
+            rate = _rate(STEPS[2], *own3, self.small_sample, self.references)
             if rate.value is None:
                 rate = company[STEPS[2]]
                 flags[STEPS[2]].append(f"rep_without_data: {rep}")
@@ -246,9 +253,8 @@ class Planner:
         m3 = {a: _mean([getattr(r, a) for r in r3]) for a in m1}
         for step, m in zip(STEPS, (m1, m2, m3), strict=True):
             base = company[step]
-            rates[step] = Rate(
-                step, m["value"], m["low"], m["high"], base.successes, base.trials, tuple(flags[step]) + base.flags
-            )
+            k, n = observed[step]
+            rates[step] = Rate(step, m["value"], m["low"], m["high"], k, n, tuple(flags[step]) + base.flags)
         self.rates_ = rates
         return self
 

@@ -37,9 +37,13 @@ COLUMNS = [
     "--steps",
     default=None,
     metavar="STEP,STEP...",
-    help="Consecutive steps of call,lead,opportunity,signature (default: all four).",
+    help="Consecutive steps of call,lead,opportunity,signature (default: the funnel_steps setting).",
 )
-@click.option("--stages", is_flag=True, help="Add the opportunity stages between opportunity and signature.")
+@click.option(
+    "--stages/--no-stages",
+    default=None,
+    help="Add the opportunity stages between opportunity and signature (default: the funnel_stages setting).",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--db", "db", envvar="SALESPILOT_DB", default=None, metavar="STORE", help="The store (see --help).")
 def funnel_cmd(
@@ -48,7 +52,7 @@ def funnel_cmd(
     start: str | None,
     end: str | None,
     steps: str | None,
-    stages: bool,
+    stages: bool | None,
     fmt: str,
     db: str | None,
 ) -> None:

@@ -24,6 +24,8 @@ from salespilot.cli.kpi_cmd import kpi_cmd
 from salespilot.cli.losses_cmd import losses_cmd, qualification_cmd
 from salespilot.cli.pipeline_cmd import pipeline
 from salespilot.cli.plan_cmd import plan_cmd
+from salespilot.cli.targets_cmd import targets
+from salespilot.cli.team_cmd import reps_cmd
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import FileFormatError, InternalError, SalesPilotError
 from salespilot.ingest.mapping import load_mapping, preset_names
@@ -170,6 +172,8 @@ cli.add_command(funnel_cmd)
 cli.add_command(pipeline)
 cli.add_command(losses_cmd)
 cli.add_command(qualification_cmd)
+cli.add_command(reps_cmd)
+cli.add_command(targets)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from salespilot.analytics.funnel import COHORT_KPIS, VOLUME_KPIS, FunnelPeriod, build, parse_steps
 from salespilot.errors import ParameterError
 from salespilot.metrics.catalogue import load_catalogue
+from salespilot.settings import parse_funnel_steps, parse_reference_rates
 
 if TYPE_CHECKING:
     from salespilot.engine.workspace import Workspace
@@ -25,10 +26,17 @@ def funnel(
     start: dt.date | None = None,
     end: dt.date | None = None,
     steps: str | Sequence[str] | None = None,
-    stages: bool = False,
+    stages: bool | None = None,
     references: dict[str, float] | None = None,
 ) -> list[FunnelPeriod]:
-    chosen = parse_steps(steps)
+    """The funnel; ``steps``, ``stages`` and ``references`` default to the workspace settings
+    ``funnel_steps``, ``funnel_stages`` and ``reference_rates``."""
+    settings = ws.settings()
+    chosen = parse_steps(steps) if steps is not None else parse_funnel_steps(settings["funnel_steps"])
+    if stages is None:
+        stages = settings["funnel_stages"] == "on"
+    if references is None:
+        references = parse_reference_rates(settings["reference_rates"])
     if len(by) > 1:
         raise ParameterError("--by takes one dimension for the funnel.")
     catalogue = load_catalogue()

@@ -19,6 +19,7 @@ from salespilot.metrics.catalogue import Catalogue, load_catalogue
 from salespilot.metrics.compile import Query
 from salespilot.metrics.runner import Row, Runner
 from salespilot.metrics.sources import Context
+from salespilot.settings import parse_stage_order
 from salespilot.store.query import dialect, ibis_backend
 
 OUTPUTS = ("arrow", "pandas", "polars", "rows")
@@ -46,6 +47,7 @@ def context(store: Any, settings: dict[str, str]) -> Context:
         fx=_fx_daily(con),
         active_window_months=int(settings["active_window_months"]),
         renewal_grace_days=int(settings["renewal_grace_days"]),
+        stage_order=parse_stage_order(settings["stage_order"]),
     )
 
 

@@ -11,7 +11,7 @@ from salespilot.analytics import cycle
 from salespilot.analytics import losses as losses_analytics
 from salespilot.analytics import qualification as qualification_analytics
 from salespilot.analytics.losses import QUALIFICATION_FIELDS, Opportunity
-from salespilot.engine.pipeline import latest_rates, naive_utc, value_in_base
+from salespilot.engine.pipeline import naive_utc, rate_history, rates_on, value_in_base
 from salespilot.metrics.periods import Calendar, parse_grain
 from salespilot.store.query import ibis_backend
 
@@ -48,16 +48,21 @@ def load(store: Any, settings: dict[str, str]) -> tuple[list[Opportunity], dict[
         "competitor",
         *QUALIFICATION_FIELDS,
     ]
-    rates = latest_rates(con)
+    history = rate_history(con)
     deals = []
-    for r in t.select(*columns).to_pyarrow().to_pylist():
+    # In a fixed order: sums of money then do not depend on the order the backend returns rows in.
+    for r in t.select(*columns).order_by("opportunity_id").to_pyarrow().to_pylist():
+        created_at, closed_at = _local(r["created_at"], zone), _local(r["closed_at"], zone)
+        # At the rate of the close's local day (the day the deal is counted on), as the KPI layer.
+        anchor = closed_at or created_at
+        rates = rates_on(history, anchor.date() if anchor else None)
         value, currency = value_in_base(r["amount"], r["currency"], base, rates)
         deals.append(
             Opportunity(
                 opportunity_id=str(r["opportunity_id"]),
                 outcome=str(r["outcome"]),
-                created_at=_local(r["created_at"], zone),
-                closed_at=_local(r["closed_at"], zone),
+                created_at=created_at,
+                closed_at=closed_at,
                 stage=r["stage"],
                 owner=r["owner_id"],
                 segment=r["segment"],

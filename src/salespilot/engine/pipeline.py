@@ -6,7 +6,10 @@ closes, activities), never the wall clock.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,7 +40,10 @@ def load(store: Any, base_currency: str) -> PipelineData:
     sc = con.table("stage_changes")
     entries = [
         (str(r["opportunity_id"]), str(r["stage"]), naive_utc(r["entered_at"]))
-        for r in sc.select("opportunity_id", "stage", "entered_at").to_pyarrow().to_pylist()
+        for r in sc.select("opportunity_id", "stage", "entered_at")
+        .order_by(["opportunity_id", "entered_at", "stage"])
+        .to_pyarrow()
+        .to_pylist()
     ]
     o = con.table("opportunities")
     a = con.table("accounts")
@@ -50,18 +56,22 @@ def load(store: Any, base_currency: str) -> PipelineData:
     )
     t = o.left_join(accounts, o.account_id == accounts.account_key)
     t = t.left_join(last, t.opportunity_id == last.activity_opportunity)
-    rows = t.select(
-        "opportunity_id",
-        "created_at",
-        "closed_at",
-        "outcome",
-        "stage",
-        "owner_id",
-        "amount",
-        "currency",
-        "segment",
-        "last_activity_at",
-    ).to_pyarrow()
+    rows = (
+        t.select(
+            "opportunity_id",
+            "created_at",
+            "closed_at",
+            "outcome",
+            "stage",
+            "owner_id",
+            "amount",
+            "currency",
+            "segment",
+            "last_activity_at",
+        )
+        .order_by("opportunity_id")
+        .to_pyarrow()
+    )  # a fixed order: sums do not depend on the backend's
     last_activity = acts.aggregate(end=acts.occurred_at.max()).to_pyarrow().to_pylist()[0]["end"]
     rates = latest_rates(con)
     deals: dict[str, cycle.Deal] = {}
@@ -89,18 +99,35 @@ def load(store: Any, base_currency: str) -> PipelineData:
 
 def latest_rates(con: ibis.BaseBackend) -> dict[str, float]:
     """The last known rate to the base currency, per currency (for a value at risk today)."""
+    return {cur: points[-1][1] for cur, points in rate_history(con).items()}
+
+
+def rate_history(con: ibis.BaseBackend) -> dict[str, list[tuple[dt.date, float]]]:
+    """Per currency, its rates to the base currency by date (sorted)."""
     fx = con.table("fx_rates")
-    rows = fx.select("date", "currency", "rate_to_base").to_pyarrow().to_pylist()
-    latest: dict[str, tuple[dt.date, float]] = {}
-    for r in rows:
-        cur = str(r["currency"]).upper()
-        if cur not in latest or r["date"] > latest[cur][0]:
-            latest[cur] = (r["date"], float(r["rate_to_base"]))
-    return {cur: rate for cur, (_, rate) in latest.items()}
+    history: dict[str, list[tuple[dt.date, float]]] = defaultdict(list)
+    for r in fx.select("date", "currency", "rate_to_base").to_pyarrow().to_pylist():
+        history[str(r["currency"]).upper()].append((r["date"], float(r["rate_to_base"])))
+    for points in history.values():
+        points.sort()
+    return dict(history)
+
+
+def rates_on(history: dict[str, list[tuple[dt.date, float]]], day: dt.date | None) -> dict[str, float]:
+    """Each currency's rate on ``day``: its latest rate dated that day or before, as the KPI layer
+    converts (KPIS.md: the rate of the anchor date); a currency with no rate yet is left out."""
+    if day is None:
+        return {}
+    out = {}
+    for currency, points in history.items():
+        at = bisect.bisect_right(points, (day, math.inf))
+        if at:
+            out[currency] = points[at - 1][1]
+    return out
 
 
 def value_in_base(amount: Any, currency: Any, base: str, rates: dict[str, float]) -> tuple[float | None, str | None]:
-    """The amount in the base currency (at the last known rate), else in its own currency."""
+    """The amount in the base currency at ``rates``, else (no rate) in its own currency."""
     if amount is None:
         return None, None
     if currency is None or str(currency).upper() == base:

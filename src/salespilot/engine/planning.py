@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from salespilot.analytics.planner import Capacity, FunnelCounts, Plan, Planner, Team, parse_horizon
 from salespilot.engine.kpis import data_years_and_end
 from salespilot.errors import ParameterError
+from salespilot.settings import parse_reference_rates
 from salespilot.store.query import ibis_backend
 
 if TYPE_CHECKING:
@@ -62,7 +63,13 @@ def plan(
     today = data_end or dt.date.today()
     end = end or today
     start = start or _year_before(end)
-    planner = Planner(rates, capacity=capacity, team=_team(con, today), small_sample=int(settings["small_sample"]))
+    planner = Planner(
+        rates,
+        capacity=capacity,
+        team=_team(con, today),
+        small_sample=int(settings["small_sample"]),
+        references=parse_reference_rates(settings["reference_rates"]),
+    )
     company, measured_deal_value = _counts(ws, start, end)
     if rates != "reference":
         per_rep = _counts_by_rep(ws, start, end) if rates == "per-rep" else None

@@ -11,10 +11,12 @@ from salespilot.engine import funnel as funnel_engine
 from salespilot.engine import importing, kpis, planning
 from salespilot.engine import losses as losses_engine
 from salespilot.engine import pipeline as pipeline_engine
+from salespilot.engine import targets as targets_engine
+from salespilot.engine import team as team_engine
 from salespilot.engine.demo import load_demo
 from salespilot.errors import InternalError, ParameterError, QueryError
 from salespilot.ingest.mapping import Mapping
-from salespilot.settings import SETTINGS, validate
+from salespilot.settings import SETTINGS, parse_stage_order, validate
 from salespilot.store import export as store_export
 from salespilot.store import settings as store_settings
 from salespilot.store.connection import open_store
@@ -204,14 +206,15 @@ class Workspace:
         start: dt.date | str | None = None,
         end: dt.date | str | None = None,
         steps: str | list[str] | None = None,
-        stages: bool = False,
+        stages: bool | None = None,
         references: dict[str, float] | None = None,
     ) -> list[funnel_engine.FunnelPeriod]:
         """The funnel (docs/funnel.md): per period (and ``by`` value) each step's volume, its measured
         conversion to the next with its interval, the reference rate and, when significantly below
         it, the lever to pull. ``steps``: consecutive steps of call, lead, opportunity, signature;
         ``stages``: the opportunity stages between opportunity and signature; ``references``:
-        other reference rates (keys call_to_lead, lead_to_opportunity, opportunity_to_signature)."""
+        other reference rates (keys call_to_lead, lead_to_opportunity, opportunity_to_signature).
+        Left out, each comes from the settings funnel_steps, funnel_stages and reference_rates."""
         return funnel_engine.funnel(
             self,
             grain=grain,
@@ -261,8 +264,12 @@ class Workspace:
     # -- pipeline --------------------------------------------------------------------------
     def stage_durations(self, order: list[str] | tuple[str, ...] | None = None) -> Any:
         """Per stage and for the whole cycle: n, events, censored, median, p75, p90 in days
-        (Kaplan-Meier, open deals censored at the data's end; see docs/pipeline.md)."""
-        return pipeline_engine.stage_durations(self.store, self.settings()["base_currency"].upper(), order)
+        (Kaplan-Meier, open deals censored at the data's end; see docs/pipeline.md). ``order``:
+        stages in funnel order (default: the stage_order setting)."""
+        settings = self.settings()
+        if order is None:
+            order = parse_stage_order(settings["stage_order"])
+        return pipeline_engine.stage_durations(self.store, settings["base_currency"].upper(), order)
 
     def stuck_deals(
         self, percentile: float = 90, by: str | None = None, idle_days: float | None = 30, min_history: int = 30
@@ -271,6 +278,69 @@ class Workspace:
         than ``idle_days``; sorted by value at risk (``by="rep"``: one row per rep)."""
         base = self.settings()["base_currency"].upper()
         return pipeline_engine.stuck_deals(self.store, base, percentile, by, idle_days, min_history)
+
+    # -- the team (docs/team.md) ---------------------------------------------------------------
+    def reps(
+        self,
+        grain: str = "month",
+        role: str | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        percentile: float = 75,
+    ) -> dict[str, Any]:
+        """Each rep's scorecard per period: activity per type, results, targets' attainment, rank
+        among the peers of the same role and gap to their top quartile (``percentile``)."""
+        dates = _date(start, "--from"), _date(end, "--to")
+        return team_engine.scorecards(self, grain, role, *dates, percentile)
+
+    def rep_gaps(
+        self,
+        role: str | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        percentile: float = 75,
+    ) -> dict[str, Any]:
+        """Per rep over the window: the revenue gap to the role's top quartile split into its causes
+        (activity volume, conversion at each step, cycle time, deal size); the parts add up."""
+        dates = _date(start, "--from"), _date(end, "--to")
+        return team_engine.gaps(self, role, *dates, percentile)
+
+    def set_target(
+        self, metric: str, value: float, period: str, rep: str | None = None, team: str | None = None
+    ) -> importing.ImportResult:
+        """Set (or replace) one target: of the company, or of a ``rep`` or a ``team``."""
+        if rep is not None and team is not None:
+            raise ParameterError("A target is of the company, a rep or a team: give --rep or --team, not both.")
+        scope, scope_id = ("rep", rep) if rep is not None else ("team", team) if team is not None else ("company", None)
+        row = {"period": period, "metric": metric, "value": value, "scope": scope, "scope_id": scope_id}
+        return targets_engine.set_targets(self, [row], "targets-set")
+
+    def targets(
+        self, period: str | None = None, metric: str | None = None, scope: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The targets, filtered by period, metric and scope."""
+        return targets_engine.list_targets(self, period, metric, scope)
+
+    def suggest_targets(
+        self,
+        role: str | None = None,
+        percentile: float = 75,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        grain: str = "month",
+        save_for: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Targets per role from the measured ``percentile`` of the role's reps (their mean per
+        period over the window, default the last twelve months); ``save_for``: periods to write
+        them for, as rep targets of every active rep of the role."""
+        if not 0 < percentile < 100:
+            raise ParameterError(f"--percentile must be between 0 and 100, exclusive (got {percentile:g}).")
+        dates = _date(start, "--from"), _date(end, "--to")
+        result = targets_engine.suggest(self, role, percentile, *dates, grain)
+        if save_for:
+            saved = targets_engine.save_suggestions(self, result, save_for)
+            result["saved"] = saved.as_dict()
+        return result
 
     # -- losses and qualification (docs/losses.md) ---------------------------------------------
     def losses(

@@ -28,6 +28,7 @@ class Context:
     renewal_grace_days: int = 30
     timezone: str = "UTC"  # the workspace's: days are local days
     years: tuple[int, int] = (2000, 2030)  # the data's years, for local time
+    stage_order: tuple[str, ...] = ()  # the stage_order setting: stages in funnel order
 
     def local(self, ts: ir.TimestampValue) -> ir.TimestampValue:
         """A UTC timestamp as the workspace's wall-clock time."""

@@ -31,14 +31,18 @@ PK = "pk"
 
 
 def stage_order(runner: Runner) -> list[str]:
-    """The stages by median position of their first entry in deals' histories, ties by name."""
+    """The stages in funnel order: those of the ``stage_order`` setting found in the data first (in
+    its order), then the others by the median position of their first entry in deals' histories,
+    ties by name."""
     s = runner.ctx.con.table("stage_changes")
     first = s.group_by(["opportunity_id", "stage"]).aggregate(entered_at=s.entered_at.min())
     ranked = first.mutate(
         position=ibis.row_number().over(group_by=first.opportunity_id, order_by=[first.entered_at, first.stage])
     )
     medians, _ = runner.execute(ranked.group_by("stage").aggregate(position=ranked.position.cast("float64").median()))
-    return [r["stage"] for r in sorted(medians, key=lambda r: (float(r["position"]), str(r["stage"])))]
+    found = [r["stage"] for r in sorted(medians, key=lambda r: (float(r["position"]), str(r["stage"])))]
+    head = [stage for stage in runner.ctx.stage_order if stage in found]
+    return head + [stage for stage in found if stage not in head]
 
 
 @builder("stage_conversion")
