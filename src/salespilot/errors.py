@@ -37,6 +37,10 @@ class ParameterError(UserInputError):
     """A command-line or API parameter has a value outside what is allowed."""
 
 
+class PlanError(UserInputError):
+    """A compensation plan file is not a valid plan (docs/team.md)."""
+
+
 class QueryError(UserInputError):
     """A query the user wrote (``Workspace.sql``) failed."""
 

@@ -125,6 +125,8 @@ class Deal:
     value: float | None = None  # amount, in the base currency when it could be converted
     currency: str | None = None  # the currency of ``value``
     last_activity_at: dt.datetime | None = None
+    expected_close_date: dt.date | None = None
+    forecast_category: str | None = None  # the rep's own call: commit, best_case, pipeline, omitted
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ def compare(cards: list[RepPeriod], measures: Sequence[Measure], top: float = TO
 @dataclass(frozen=True)
 class GapPart:
     factor: str  # one step of the chain, or merged steps "a + b"
-    rep: float  # the rep's factor value
+    value: float  # the rep's factor value
     benchmark: float  # the top quartile's
     contribution: float  # the factor's share of the gap (the parts add up to the gap)
 

@@ -8,6 +8,7 @@ import click
 
 from salespilot.analytics.funnel import as_rows
 from salespilot.cli import output
+from salespilot.cli.pipeline_cmd import as_of_option
 from salespilot.engine.workspace import Workspace
 from salespilot.metrics.periods import Grain
 
@@ -45,6 +46,7 @@ COLUMNS = [
     help="Add the opportunity stages between opportunity and signature (default: the funnel_stages setting).",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@as_of_option
 @click.option("--db", "db", envvar="SALESPILOT_DB", default=None, metavar="STORE", help="The store (see --help).")
 def funnel_cmd(
     grain: str,
@@ -54,6 +56,7 @@ def funnel_cmd(
     steps: str | None,
     stages: bool | None,
     fmt: str,
+    as_of: str | None,
     db: str | None,
 ) -> None:
     """The funnel: salespilot funnel --grain quarter --by team.
@@ -63,7 +66,9 @@ def funnel_cmd(
     significantly below the reference (its interval lies below it).
     """
     with Workspace(db, read_only=True) as ws:
-        result = ws.funnel(grain=grain, by=by, start=start, end=end, steps=steps, stages=stages)
+        result = (ws.as_of(as_of) if as_of else ws).funnel(
+            grain=grain, by=by, start=start, end=end, steps=steps, stages=stages
+        )
     rows = as_rows(result)
     dims = [by] if by else []
     columns = ["period", *dims, *COLUMNS]

@@ -30,6 +30,7 @@ KIND_COLUMNS = {
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option("--explain", is_flag=True, help="Print the query behind each KPI.")
 @click.option("--catalogue", "catalogue", metavar="FILE", help="A YAML file of your own KPI definitions.")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", default=None, help="As the store stood at the end of that day.")
 @click.option(
     "--db",
     "db",
@@ -50,6 +51,7 @@ def kpi_cmd(
     fmt: str,
     explain: bool,
     catalogue: str | None,
+    as_of: str | None,
     db: str | None,
 ) -> None:
     """Compute KPIs: salespilot kpi revenue win_rate --grain quarter --by channel."""
@@ -65,7 +67,9 @@ def kpi_cmd(
             raise ParameterError(f'--filter "{item}" must be DIM=VALUE, e.g. --filter channel=events.')
         parsed[dim.strip()] = value
     with Workspace(db, read_only=True) as ws:
-        result = ws.kpi_result(list(names), grain, by, parsed, start, end, fiscal, catalogue)
+        result = (ws.as_of(as_of) if as_of else ws).kpi_result(
+            list(names), grain, by, parsed, start, end, fiscal, catalogue
+        )
     if explain:
         for name, queries in result.sql.items():
             click.echo(f"-- {name}")

@@ -18,7 +18,9 @@ from typing import Any, TypeVar
 import click
 
 from salespilot.cli import output
+from salespilot.cli.comp_cmd import comp
 from salespilot.cli.export_cmd import export_cmd
+from salespilot.cli.forecast_cmd import forecast
 from salespilot.cli.funnel_cmd import funnel_cmd
 from salespilot.cli.kpi_cmd import kpi_cmd
 from salespilot.cli.losses_cmd import losses_cmd, qualification_cmd
@@ -174,6 +176,8 @@ cli.add_command(losses_cmd)
 cli.add_command(qualification_cmd)
 cli.add_command(reps_cmd)
 cli.add_command(targets)
+cli.add_command(comp)
+cli.add_command(forecast)
 
 
 def main() -> None:

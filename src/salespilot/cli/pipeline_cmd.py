@@ -28,6 +28,16 @@ DEAL_COLUMNS = [
 GROUP_COLUMNS = ["deals", "over_threshold", "idle", "value_at_risk", "opportunity_ids"]
 
 
+def as_of_option(func: Any) -> Any:
+    return click.option(
+        "--as-of",
+        "as_of",
+        metavar="YYYY-MM-DD",
+        default=None,
+        help="As the store stood at the end of that day (docs/asof.md).",
+    )(func)
+
+
 def db_option(func: Any) -> Any:
     return click.option(
         "--db",
@@ -46,11 +56,12 @@ def pipeline() -> None:
 
 @pipeline.command("durations")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@as_of_option
 @db_option
-def durations_cmd(fmt: str, db: str | None) -> None:
+def durations_cmd(fmt: str, as_of: str | None, db: str | None) -> None:
     """Days spent in each stage (and the whole cycle): n, median, p75, p90 (Kaplan-Meier, open deals censored)."""
     with Workspace(db, read_only=True) as ws:
-        result = ws.stage_durations()
+        result = (ws.as_of(as_of) if as_of else ws).stage_durations()
     rows = result.as_rows()
     if fmt == "json":
         end = result.data_end.isoformat() if result.data_end is not None else None
@@ -82,11 +93,13 @@ def durations_cmd(fmt: str, db: str | None) -> None:
     help="Also flag an open deal with no activity for more than this many days.",
 )
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@as_of_option
 @db_option
-def stuck_cmd(percentile: float, by: str | None, idle_days: float, fmt: str, db: str | None) -> None:
+def stuck_cmd(percentile: float, by: str | None, idle_days: float, fmt: str, as_of: str | None, db: str | None) -> None:
     """Open deals stuck in their stage or idle, sorted by value at risk."""
     with Workspace(db, read_only=True) as ws:
-        rows = ws.stuck_deals(percentile=percentile, by=by, idle_days=idle_days)
+        view = ws.as_of(as_of) if as_of else ws
+        rows = view.stuck_deals(percentile=percentile, by=by, idle_days=idle_days)
     if fmt == "json":
         click.echo(json.dumps(rows, default=str, ensure_ascii=False))
         return
@@ -97,3 +110,32 @@ def stuck_cmd(percentile: float, by: str | None, idle_days: float, fmt: str, db:
         for r in rows
     ]
     output.print_rows(flat, columns, fmt, empty="No stuck or idle open deal.")
+
+
+@pipeline.command("movement")
+@click.option("--from", "start", required=True, metavar="YYYY-MM-DD", help="The first date (its end of day).")
+@click.option("--to", "end", required=True, metavar="YYYY-MM-DD", help="The second date (its end of day).")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@db_option
+def movement_cmd(start: str, end: str, fmt: str, db: str | None) -> None:
+    """What changed in the pipeline between two dates: created, won, lost, advanced, moved back,
+    pushed, pulled in, amount changes (docs/asof.md)."""
+    with Workspace(db, read_only=True) as ws:
+        result = ws.pipeline_movement(start, end)
+    if fmt == "json":
+        click.echo(json.dumps(result, default=str, ensure_ascii=False))
+        return
+    if fmt == "csv":
+        rows = [{**r, "moves": ";".join(r["moves"])} for r in result["deals"]]
+        columns = ["opportunity_id", "owner", "moves", "stage_before", "stage_after", "value_before", "value_after"]
+        output.print_rows(rows, [*columns, "close_before", "close_after"], "csv", empty="")
+        return
+    rows = [
+        {
+            **r,
+            "value": f"{r['value']:,.0f}",
+            "amount_change": "" if r["amount_change"] is None else f"{r['amount_change']:+,.0f}",
+        }
+        for r in result["summary"]
+    ]
+    output.print_rows(rows, ["move", "deals", "value", "amount_change"], "table", empty="")

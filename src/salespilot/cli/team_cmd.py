@@ -151,7 +151,7 @@ def gaps_cmd(role: str | None, start: str | None, end: str | None, percentile: f
             for part in g["parts"]
         ]
         columns = ["rep", "name", "role", "revenue", "benchmark_revenue", "gap", "focus"]
-        output.print_rows(rows, [*columns, "factor", "rep", "benchmark", "contribution"], "csv", empty="")
+        output.print_rows(rows, [*columns, "factor", "value", "benchmark", "contribution"], "csv", empty="")
         return
     if not result["reps"]:
         click.echo(f"No active rep between {result['start']} and {result['end']}.")

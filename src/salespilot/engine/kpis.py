@@ -20,6 +20,7 @@ from salespilot.metrics.compile import Query
 from salespilot.metrics.runner import Row, Runner
 from salespilot.metrics.sources import Context
 from salespilot.settings import parse_stage_order
+from salespilot.store.asof import as_of
 from salespilot.store.query import dialect, ibis_backend
 
 OUTPUTS = ("arrow", "pandas", "polars", "rows")
@@ -97,9 +98,12 @@ def data_years_and_end(con: ibis.BaseBackend, timezone: str) -> tuple[tuple[int,
             if result["lo"] is not None:
                 lo.append(result["lo"])
                 hi.append(result["hi"])
+    lens = as_of(con)
     if not lo:
         year = dt.date.today().year
-        return (year - 1, year + 1), None
+        return (year - 1, year + 1), None if lens is None else lens.day
+    if lens is not None:  # the store as of a date: that date is "today"
+        return (max(min(lo).year - 1, 1900), min(max(hi).year + 1, 2200)), lens.day
     last = min(max(hi), dt.datetime(2199, 12, 31)).replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
     # (placeholder dates such as 9999-12-31 are refused at import; clamp for data loaded otherwise)
     return (max(min(lo).year - 1, 1900), min(max(hi).year + 1, 2200)), last.date()

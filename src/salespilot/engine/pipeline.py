@@ -17,6 +17,7 @@ from typing import Any
 import ibis
 
 from salespilot.analytics import cycle
+from salespilot.store.asof import as_of
 from salespilot.store.query import ibis_backend
 
 
@@ -68,6 +69,8 @@ def load(store: Any, base_currency: str) -> PipelineData:
             "currency",
             "segment",
             "last_activity_at",
+            "expected_close_date",
+            "forecast_category",
         )
         .order_by("opportunity_id")
         .to_pyarrow()
@@ -91,9 +94,14 @@ def load(store: Any, base_currency: str) -> PipelineData:
             value=value,
             currency=currency,
             last_activity_at=naive_utc(r["last_activity_at"]),
+            expected_close_date=r["expected_close_date"],
+            forecast_category=r["forecast_category"],
         )
     known = [c for c in candidates if c is not None]
     data_end = max(known) if known else None
+    lens = as_of(store)
+    if lens is not None and known:  # the store as of an instant: that instant is "now"
+        data_end = lens.cutoff
     return PipelineData(deals, entries, _current_entries(deals, entries), data_end)
 
 
@@ -207,3 +215,57 @@ def stuck_deals(
         min_history=min_history,
         by=by,
     )
+
+
+MOVES = ("created", "won", "lost", "advanced", "moved_back", "pushed", "pulled_in", "amount_up", "amount_down")
+
+
+def movement(before: Any, after: Any, base_currency: str, order: Sequence[str] | None = None) -> dict[str, Any]:
+    """What changed in the pipeline between two views of the store (``Workspace.as_of``): deals
+    created, won, lost, advanced to a later stage or moved back, pushed (expected close date
+    later) or pulled in, and amount changes of deals open at both dates."""
+    first, second = load(before, base_currency), load(after, base_currency)
+    spells = cycle.stage_spells(second.entries, second.deals, second.data_end) if second.data_end else []
+    rank = {s: i for i, s in enumerate(cycle.stage_order(spells, order))}
+    rows: list[dict[str, Any]] = []
+    for oid, now in sorted(second.deals.items()):
+        then = first.deals.get(oid)
+        moves: list[str] = []
+        if then is None:
+            moves.append("created")
+        elif then.outcome == "open":
+            if now.outcome in ("won", "lost"):
+                moves.append(now.outcome)
+            elif now.stage != then.stage and now.stage in rank and then.stage in rank:
+                moves.append("advanced" if rank[now.stage] > rank[then.stage] else "moved_back")
+            if now.outcome == "open":
+                if then.expected_close_date and now.expected_close_date:
+                    if now.expected_close_date > then.expected_close_date:
+                        moves.append("pushed")
+                    elif now.expected_close_date < then.expected_close_date:
+                        moves.append("pulled_in")
+                if then.value is not None and now.value is not None and now.value != then.value:
+                    moves.append("amount_up" if now.value > then.value else "amount_down")
+        if moves:
+            rows.append(
+                {
+                    "opportunity_id": oid,
+                    "owner": now.owner,
+                    "moves": moves,
+                    "stage_before": then.stage if then else None,
+                    "stage_after": now.stage,
+                    "value_before": then.value if then else None,
+                    "value_after": now.value,
+                    "close_before": then.expected_close_date if then else None,
+                    "close_after": now.expected_close_date,
+                }
+            )
+    summary = []
+    for move in MOVES:
+        hit = [r for r in rows if move in r["moves"]]
+        change = None
+        if move in ("amount_up", "amount_down"):
+            change = sum((r["value_after"] or 0.0) - (r["value_before"] or 0.0) for r in hit)
+        value = sum(r["value_after"] or 0.0 for r in hit)
+        summary.append({"move": move, "deals": len(hit), "value": value, "amount_change": change})
+    return {"summary": summary, "deals": rows}

@@ -124,6 +124,11 @@ def scorecards(
                 for name, row in rows.items()
                 if row.get("target") is not None
             }
+            flags = []
+            if rep["active_from"] is not None and rep["active_from"] > max(period_start, first):
+                flags.append(f"joined_on_{rep['active_from']}")
+            if rep["active_to"] is not None and rep["active_to"] < period_last:
+                flags.append(f"left_on_{rep['active_to']}")
             cards.append(
                 RepPeriod(
                     rep=str(rep["rep_id"]),
@@ -133,6 +138,7 @@ def scorecards(
                     period=period,
                     measures=ordered,
                     targets=targets,
+                    flags=flags,
                 )
             )
     team_analytics.compare(cards, MEASURES, top)
@@ -203,12 +209,20 @@ def gaps(
             }
     result = team_analytics.decompose(volumes, {str(r["rep_id"]): str(r["role"]) for r in reps}, top)
     names = {str(r["rep_id"]): r["name"] for r in reps}
+    flags: dict[str, list[str]] = defaultdict(list)  # a rep active over part of the window only
+    for r in reps:
+        if r["active_from"] is not None and r["active_from"] > first:
+            flags[str(r["rep_id"])].append(f"joined_on_{r['active_from']}")
+        if r["active_to"] is not None and r["active_to"] < last:
+            flags[str(r["rep_id"])].append(f"left_on_{r['active_to']}")
     return {
         "start": first.isoformat(),
         "end": last.isoformat(),
         "percentile": top,
         "chains": {role: dict(zip(*team_analytics.CHAINS[role], strict=True)) for role in roles},
-        "reps": [{**g.as_dict(), "name": names.get(g.rep), "volumes": volumes[g.rep]} for g in result],
+        "reps": [
+            {**g.as_dict(), "name": names.get(g.rep), "volumes": volumes[g.rep], "flags": flags[g.rep]} for g in result
+        ],
     }
 
 

@@ -6,7 +6,10 @@ import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from salespilot.engine import comp as comp_engine
+from salespilot.engine import forecast as forecast_engine
 from salespilot.engine import funnel as funnel_engine
 from salespilot.engine import importing, kpis, planning
 from salespilot.engine import losses as losses_engine
@@ -19,6 +22,7 @@ from salespilot.ingest.mapping import Mapping
 from salespilot.settings import SETTINGS, parse_stage_order, validate
 from salespilot.store import export as store_export
 from salespilot.store import settings as store_settings
+from salespilot.store.asof import AsOfLens
 from salespilot.store.connection import open_store
 from salespilot.store.lens import Lens, LensedStore, with_lenses
 from salespilot.store.migrations import migrate
@@ -271,6 +275,17 @@ class Workspace:
             order = parse_stage_order(settings["stage_order"])
         return pipeline_engine.stage_durations(self.store, settings["base_currency"].upper(), order)
 
+    def pipeline_movement(self, start: dt.date | str, end: dt.date | str) -> dict[str, Any]:
+        """What changed in the pipeline from the end of ``start`` to the end of ``end``: deals
+        created, won, lost, advanced, moved back, pushed, pulled in, and amount changes."""
+        first, last = _date(start, "--from"), _date(end, "--to")
+        assert first is not None and last is not None
+        if last < first:
+            raise ParameterError(f"--to {last} is before --from {first}.")
+        base = self.settings()["base_currency"].upper()
+        order = parse_stage_order(self.settings()["stage_order"])
+        return pipeline_engine.movement(self.as_of(first).store, self.as_of(last).store, base, order)
+
     def stuck_deals(
         self, percentile: float = 90, by: str | None = None, idle_days: float | None = 30, min_history: int = 30
     ) -> list[dict[str, Any]]:
@@ -342,6 +357,51 @@ class Workspace:
             result["saved"] = saved.as_dict()
         return result
 
+    def simulate_comp(
+        self,
+        plan: str | os.PathLike[str],
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        compare: str | os.PathLike[str] | None = None,
+    ) -> dict[str, Any]:
+        """Replay a compensation plan (a YAML file) on the measured numbers: pay per rep and period,
+        cost of sales, what it rewards; with ``compare``, two plans side by side."""
+        dates = _date(start, "--from"), _date(end, "--to")
+        first = comp_engine.simulate(self, comp_engine.load_plan(plan), *dates)
+        if compare is None:
+            return first
+        second = comp_engine.simulate(self, comp_engine.load_plan(compare), *dates)
+        return {"a": first, "b": second, "comparison": comp_engine.compare(first, second)}
+
+    # -- the forecast (docs/forecast.md) -------------------------------------------------------
+    def forecast(
+        self,
+        horizon: str = "month",
+        by: str | None = None,
+        as_of: dt.date | str | None = None,
+        simulations: int = 10_000,
+        new_pipeline: bool = True,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Expected bookings for the horizon (month, quarter or N-days): already won + each open
+        deal's probability of being won within it x its amount, with P10, P50, P90 from a Monte
+        Carlo simulation; ``by`` rep or team; ``as_of`` a past date."""
+        return forecast_engine.forecast(self, horizon, by, as_of, simulations, new_pipeline, seed)
+
+    def backtest(
+        self,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        every: str = "month",
+        simulations: int = 2_000,
+        new_pipeline: bool = True,
+    ) -> dict[str, Any]:
+        """The forecast replayed at the start of each period from the store as it then stood,
+        against what was booked: error, bias and P10-P90 coverage, next to a weighted pipeline and
+        a run rate."""
+        dates = _date(start, "--from"), _date(end, "--to")
+        return forecast_engine.backtest(self, *dates, every, simulations, new_pipeline)
+
     # -- losses and qualification (docs/losses.md) ---------------------------------------------
     def losses(
         self,
@@ -374,6 +434,16 @@ class Workspace:
         view.engine_only = self.engine_only
         view.store = with_lenses(self.store, *lenses)
         return view
+
+    def as_of(self, day: dt.date | str) -> Workspace:
+        """This workspace as it stood at the end of ``day`` (local time; see docs/asof.md): every
+        KPI, the funnel, the pipeline and the forecast computed on it see nothing later."""
+        date = _date(day, "--as-of")
+        assert date is not None
+        zone = ZoneInfo(self.settings()["timezone"])
+        end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+        cutoff = end.astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(microseconds=1)
+        return self.lensed(AsOfLens(cutoff, date))
 
     def close(self) -> None:
         self.store.close()
