@@ -45,6 +45,23 @@ def test_forecast_as_of_a_past_date(ws: Workspace) -> None:
         ws.forecast(horizon="fortnight")
 
 
+def test_a_short_history_says_so(tmp_path: Path) -> None:
+    """The team store has four closed deals: the forecast still runs, flags it, and its range is wide."""
+    from tests.engine.team_store import build
+
+    with salespilot.open(build(tmp_path)) as small:
+        result = small.forecast(horizon="90-days", simulations=2000)
+    assert "small_history: 4 closed deals" in result["flags"]
+    assert [d["opportunity_id"] for d in result["deals"]] == ["O5"]
+    assert result["p10"] < result["p90"] or result["expected"] == 0
+
+
+def test_categories_sum_the_deals(ws: Workspace) -> None:
+    result = ws.forecast(simulations=500)
+    assert sum(c["deals"] for c in result["categories"]) == len(result["deals"])
+    assert {c["category"] for c in result["categories"]} >= {"commit", "pipeline"}
+
+
 def test_the_backtest_does_not_peek(demo_db: Path, tmp_path: Path) -> None:
     """Making every deal created from 2025-09 ten times larger changes nothing in the forecasts
     made up to 2025-07-31, nor in what was booked by then."""

@@ -98,8 +98,19 @@ def test_changed_rows_update_and_append_stage_history(ws: Workspace, tmp_path: P
     result = ws.import_file(tmp_path / "v2.csv", table="opportunities")
     assert (result.inserted, result.updated, result.unchanged) == (1, 2, 0)
     assert result.stage_changes == 2
-    history = ws.sql("SELECT opportunity_id, stage, entered_at, amount FROM stage_changes ORDER BY 1").to_pylist()
+    history = ws.sql(
+        "SELECT opportunity_id, stage, entered_at, amount FROM stage_changes WHERE source = 'import' ORDER BY 1"
+    ).to_pylist()
     assert [(h["opportunity_id"], h["stage"]) for h in history] == [("O1", "Proposal"), ("O2", "Won")]
+    # The state before the first change, dated at the import that wrote it (for the store as of a date).
+    first = ws.sql("SELECT started_at FROM imports ORDER BY import_id LIMIT 1").to_pylist()[0]["started_at"]
+    snapshots = ws.sql(
+        "SELECT opportunity_id, stage, entered_at, amount FROM stage_changes WHERE source = 'snapshot' ORDER BY 1"
+    ).to_pylist()
+    assert [(h["opportunity_id"], h["stage"], h["amount"], h["entered_at"]) for h in snapshots] == [
+        ("O1", "Discovery", 100, first),
+        ("O2", "Demo", 200, first),
+    ]
     assert history[1]["entered_at"].isoformat() == "2024-02-01T00:00:00"  # the close date, not the import time
     assert history[0]["amount"] == 150
     # Importing v2 again adds nothing.

@@ -126,3 +126,43 @@ def test_pipeline_movement_between_two_dates(tmp_path: Path) -> None:
     summary = {r["move"]: r for r in january["summary"]}
     assert summary["amount_up"]["amount_change"] == 100 and summary["lost"]["value"] == 500
     assert {r["opportunity_id"]: r["moves"] for r in february["deals"]} == {"O1": ["won"], "O3": ["created"]}
+
+
+EXPORT_JAN = (
+    "opportunity_id,created_at,owner_id,stage,amount,currency,expected_close_date,closed_at,outcome\n"
+    "E1,2026-01-05T09:00:00Z,R1,demo,1000,EUR,2026-02-15,,open\n"
+)
+EXPORT_FEB = (  # the same deal a month on: a bigger amount, pushed, still in demo
+    "opportunity_id,created_at,owner_id,stage,amount,currency,expected_close_date,closed_at,outcome\n"
+    "E1,2026-01-05T09:00:00Z,R1,demo,1500,EUR,2026-03-31,,open\n"
+)
+EXPORT_MAR = (  # won
+    "opportunity_id,created_at,owner_id,stage,amount,currency,expected_close_date,closed_at,outcome\n"
+    "E1,2026-01-05T09:00:00Z,R1,demo,1400,EUR,2026-03-31,2026-03-20T10:00:00Z,won\n"
+)
+
+
+def test_successive_exports_build_the_history(new_db: Callable[[], str], tmp_path: Path) -> None:
+    """Three monthly exports of one deal, imported in order with their export dates: as of each
+    date the deal shows that export's amount and expected close date; its time in stage is one
+    spell (an amount change is no new stage), and the movement between exports says what changed."""
+    db = new_db()
+    with salespilot.open(db) as ws:
+        for day, text in (("2026-01-31", EXPORT_JAN), ("2026-02-28", EXPORT_FEB), ("2026-03-31", EXPORT_MAR)):
+            result = ws.import_file(write(tmp_path / f"{day}.csv", text), table="opportunities", exported_at=day)
+            assert result.rejected == 0
+        seen = {}
+        for day in ("2026-02-10", "2026-03-10", "2026-03-25"):
+            deal = pipeline.load(ws.as_of(day).store, "EUR").deals["E1"]
+            seen[day] = (deal.outcome, deal.value, deal.expected_close_date)
+        moves = {r["opportunity_id"]: r["moves"] for r in ws.pipeline_movement("2026-02-10", "2026-03-10")["deals"]}
+        durations = ws.stage_durations()
+        with pytest.raises(ParameterError, match='--exported-at "end of March"'):
+            ws.import_file(write(tmp_path / "x.csv", EXPORT_MAR), table="opportunities", exported_at="end of March")
+    import datetime as dt
+
+    assert seen["2026-02-10"] == ("open", 1000.0, dt.date(2026, 2, 15))
+    assert seen["2026-03-10"] == ("open", 1500.0, dt.date(2026, 3, 31))
+    assert seen["2026-03-25"] == ("won", 1400.0, dt.date(2026, 3, 31))
+    assert moves == {"E1": ["pushed", "amount_up"]}
+    assert durations.stages == [] or all(r["n"] <= 1 for r in durations.stages)

@@ -72,6 +72,18 @@ def forecast(
     )
     for flag in result["flags"]:
         click.echo(f"Note: {flag}")
+    if len(result["categories"]) > 1 or result["categories"][0]["category"] != "(none)":
+        rows = [
+            {
+                **c,
+                "value": _money(c["value"]),
+                "expected": _money(c["expected"]),
+                "share": f"{c['expected_share'] or 0:.0%}",
+            }
+            for c in result["categories"]
+        ]
+        click.echo("Against the reps' forecast categories (share: what we expect of the category's value):")
+        output.print_rows(rows, ["category", "deals", "value", "expected", "share"], "table", empty="")
     if by is not None:
         columns = [by, "already_won", "open_deals", "expected", "p10", "p50", "p90"]
         rows = [{k: _money(v) if isinstance(v, float) else v for k, v in g.items()} for g in result["groups"]]

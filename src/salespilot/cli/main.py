@@ -63,9 +63,18 @@ def cli() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--table", "table", metavar="TABLE", help=f"Canonical table: {', '.join(TABLES)}.")
 @click.option("--mapping", "mapping", metavar="MAPPING", help="Mapping YAML file, or a preset name (see 'presets').")
+@click.option(
+    "--exported-at",
+    "exported_at",
+    metavar="YYYY-MM-DD[THH:MM]",
+    default=None,
+    help="When the export was taken (UTC): the changes it brings are dated then (default: now).",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @db_option
-def import_cmd(file: str, table: str | None, mapping: str | None, fmt: str, db: str | None) -> None:
+def import_cmd(
+    file: str, table: str | None, mapping: str | None, exported_at: str | None, fmt: str, db: str | None
+) -> None:
     """Import FILE (CSV, XLSX, Parquet, JSON, NDJSON) into the store.
 
     Rows that fail validation are set aside (see 'salespilot rejects'); the import lands whole
@@ -76,7 +85,7 @@ def import_cmd(file: str, table: str | None, mapping: str | None, fmt: str, db: 
     if mapping is not None:
         load_mapping(mapping)  # a broken mapping is reported before anything is opened, too
     with Workspace(db) as ws, output.progress_bar(enabled=fmt == "table") as progress:
-        result = ws.import_file(file, table=table, mapping=mapping, progress=progress)
+        result = ws.import_file(file, table=table, mapping=mapping, progress=progress, exported_at=exported_at)
     if fmt == "json":
         data = result.as_dict()
         keys = ["table", "file", "rows_read", "inserted", "updated", "unchanged", "rejected", "rejects"]

@@ -78,6 +78,19 @@ def forecast(
         "run_rate": model.run_rate(horizon_days),
     }
     out["deals"] = sorted(out["deals"], key=lambda d: -d["value"] * d["probability"])
+    # The reps' own call next to ours: per forecast category, the deals, their value and what we expect.
+    categories: dict[str, dict[str, Any]] = {}
+    for d in out["deals"]:
+        c = categories.setdefault(
+            d["forecast_category"] or "(none)",
+            {"category": d["forecast_category"] or "(none)", "deals": 0, "value": 0.0, "expected": 0.0},
+        )
+        c["deals"] += 1
+        c["value"] += d["value"]
+        c["expected"] += d["value"] * d["probability"]
+    for c in categories.values():
+        c["expected_share"] = c["expected"] / c["value"] if c["value"] else None
+    out["categories"] = sorted(categories.values(), key=lambda c: -c["value"])
     if by is not None:
         out["groups"] = _groups(view, model, result, already, by, horizon_days)
     return out

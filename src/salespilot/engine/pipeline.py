@@ -39,13 +39,18 @@ def naive_utc(value: Any) -> Any:
 def load(store: Any, base_currency: str) -> PipelineData:
     con = ibis_backend(store)
     sc = con.table("stage_changes")
-    entries = [
-        (str(r["opportunity_id"]), str(r["stage"]), naive_utc(r["entered_at"]))
-        for r in sc.select("opportunity_id", "stage", "entered_at")
+    entries: list[tuple[str, str, dt.datetime]] = []
+    sc = sc.filter(sc.source.isnull() | (sc.source != "snapshot"))  # snapshots: states, not stage entries
+    for r in (
+        sc.select("opportunity_id", "stage", "entered_at")
         .order_by(["opportunity_id", "entered_at", "stage"])
         .to_pyarrow()
         .to_pylist()
-    ]
+    ):
+        entry = (str(r["opportunity_id"]), str(r["stage"]), naive_utc(r["entered_at"]))
+        if entries and entries[-1][:2] == entry[:2]:
+            continue  # the same stage again (an amount or date change): the deal stayed in it
+        entries.append(entry)
     o = con.table("opportunities")
     a = con.table("accounts")
     accounts = a.select(account_key=a.account_id, segment=a.segment)
@@ -75,7 +80,7 @@ def load(store: Any, base_currency: str) -> PipelineData:
         .order_by("opportunity_id")
         .to_pyarrow()
     )  # a fixed order: sums do not depend on the backend's
-    last_activity = acts.aggregate(end=acts.occurred_at.max()).to_pyarrow().to_pylist()[0]["end"]
+    last_activity = acts.aggregate(end=acts.occurred_at.cast("timestamp").max()).to_pyarrow().to_pylist()[0]["end"]
     rates = latest_rates(con)
     deals: dict[str, cycle.Deal] = {}
     candidates = [naive_utc(last_activity)] + [e[2] for e in entries]

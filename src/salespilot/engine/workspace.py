@@ -85,11 +85,17 @@ class Workspace:
         table: str | None = None,
         mapping: str | os.PathLike[str] | Mapping | None = None,
         progress: importing.Progress | None = None,
+        exported_at: dt.datetime | str | None = None,
     ) -> importing.ImportResult:
-        """Import one file (CSV, XLSX, Parquet, JSON, NDJSON) into a canonical table."""
+        """Import one file (CSV, XLSX, Parquet, JSON, NDJSON) into a canonical table.
+
+        ``exported_at`` (UTC): when the export was taken; the changes of opportunities it brings
+        (stage, outcome, amount, expected close date) are recorded in the history at that time
+        (default: now). Importing successive exports in order builds the history ``as_of`` reads."""
         self._writable_store("import files")
         mapping_ref = mapping if isinstance(mapping, Mapping) or mapping is None else os.fspath(mapping)
-        return importing.import_file(self.store, Path(path), table, mapping_ref, progress)
+        when = _instant(exported_at) if exported_at is not None else None
+        return importing.import_file(self.store, Path(path), table, mapping_ref, progress, now=when)
 
     def demo(self, size: str = "small", seed: int = 42, replace: bool = False) -> dict[str, int]:
         """Fill the store with the demo company; returns rows written per table."""
@@ -456,6 +462,17 @@ class Workspace:
 
 
 _WRITES = frozenset({"import files", "hold the demo company", "change settings"})
+
+
+def _instant(value: dt.datetime | str) -> dt.datetime:
+    """A UTC instant from a datetime (naive: UTC) or "YYYY-MM-DD[THH:MM[:SS]]"."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ParameterError(f'--exported-at "{value}" is not a date or time (expected YYYY-MM-DD[THH:MM]).') from None
+    return parsed.astimezone(dt.UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 def _date(value: dt.date | str | None, option: str) -> dt.date | None:

@@ -35,6 +35,7 @@ def stage_order(runner: Runner) -> list[str]:
     its order), then the others by the median position of their first entry in deals' histories,
     ties by name."""
     s = runner.ctx.con.table("stage_changes")
+    s = s.filter(s.source.isnull() | (s.source != "snapshot"))  # states recorded by imports, not entries
     first = s.group_by(["opportunity_id", "stage"]).aggregate(entered_at=s.entered_at.min())
     ranked = first.mutate(
         position=ibis.row_number().over(group_by=first.opportunity_id, order_by=[first.entered_at, first.stage])
@@ -55,6 +56,7 @@ def stage_conversion(runner: Runner, kpi: KPI, query: Query) -> tuple[dict[Key, 
         pa.table({"rank_stage": pa.array(order, pa.string()), "rank": pa.array(range(len(order)), pa.int64())})
     )
     s = con.table("stage_changes")
+    s = s.filter(s.source.isnull() | (s.source != "snapshot"))
     changes = s.join(ranks, s.stage == ranks.rank_stage).select("opportunity_id", "entered_at", "rank")
     reached = changes.group_by("opportunity_id").aggregate(top=changes["rank"].max())
     # Entered stage r: first time in r or beyond (a change to rank >= r).

@@ -141,7 +141,8 @@ class Loader:
 
         # 4. stage history.
         history = 0
-        if t.name == "opportunities" and counts.get("update") and ({"stage", "outcome"} & set(self.columns)):
+        tracked = {"stage", "outcome", "amount", "expected_close_date"}
+        if t.name == "opportunities" and counts.get("update") and (tracked & set(self.columns)):
             history = self._stage_history(import_id, now)
 
         # 5. apply.
@@ -182,11 +183,15 @@ class Loader:
         closed = "s.closed_at" if "closed_at" in self.columns else "t.closed_at"
         amount = "s.amount" if "amount" in self.columns else "t.amount"
         expected = "s.expected_close_date" if "expected_close_date" in self.columns else "t.expected_close_date"
+        # A change of stage or outcome, or of the amount or expected close date (the history keeps
+        # them for the store as of a date; readers of stage spells skip the repeated stage).
         moved = " OR ".join(
             p
             for p, ok in (
                 ("s.stage IS DISTINCT FROM t.stage", has_stage),
                 ("s.outcome IS DISTINCT FROM t.outcome", has_outcome),
+                ("s.amount IS DISTINCT FROM t.amount", "amount" in self.columns),
+                ("s.expected_close_date IS DISTINCT FROM t.expected_close_date", "expected_close_date" in self.columns),
             )
             if ok
         )
@@ -194,7 +199,20 @@ class Loader:
             f"CASE WHEN {new_outcome} IN ('won', 'lost') AND {new_outcome} IS DISTINCT FROM t.outcome "
             f"AND {closed} IS NOT NULL THEN {closed} ELSE CAST(? AS TIMESTAMP) END"
         )
-        before = int(s.scalar("SELECT count(*) FROM stage_changes") or 0)
+        # The state a changed deal had before, when no history of it exists yet: a 'snapshot' row
+        # dated at the import that wrote it, so that the store as of an earlier date shows it.
+        # Stage spells and conversions skip snapshots (the deal entered that stage earlier).
+        s.execute(
+            f"""INSERT INTO stage_changes (opportunity_id, stage, entered_at, amount, expected_close_date, source,
+                                           _import_id)
+            SELECT t.opportunity_id, coalesce(t.stage, t.outcome), i.started_at, t.amount, t.expected_close_date,
+                   'snapshot', t._import_id
+            FROM {CMP} s JOIN opportunities t ON s.opportunity_id = t.opportunity_id
+                 JOIN imports i ON i.import_id = t._import_id
+            WHERE s._state = 'update' AND ({moved})
+              AND NOT EXISTS (SELECT 1 FROM stage_changes x WHERE x.opportunity_id = t.opportunity_id)"""
+        )
+        before = int(s.scalar("SELECT count(*) FROM stage_changes") or 0)  # the count says changes, not snapshots
         s.execute(
             f"""INSERT INTO stage_changes (opportunity_id, stage, entered_at, amount, expected_close_date, source,
                                            _import_id)
