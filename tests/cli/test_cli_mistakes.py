@@ -56,3 +56,12 @@ def test_rejects_of_an_unknown_import_say_so(tmp_path: Path) -> None:
 def test_timezone_typos_get_a_suggestion(tmp_path: Path) -> None:
     run = run_cli("settings", "timezone", "Europe/Pari", db=tmp_path / "s.duckdb")
     assert run.returncode == 2 and 'Did you mean "Europe/Paris"' in run.stderr
+
+
+def test_a_bad_export_date_is_refused_before_the_store_is_created(tmp_path: Path) -> None:
+    leads = write(tmp_path / "leads.csv", "lead_id,created_at\nL1,2026-01-05\n")
+    run = run_cli("import", str(leads), "--exported-at", "end of March", db=tmp_path / "s.duckdb")
+    assert run.returncode == 2 and "--exported-at" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "s.duckdb").exists()
+    done = run_cli("import", str(leads), "--exported-at", "2026-01-31T18:00", db=tmp_path / "s.duckdb")
+    assert done.returncode == 0, done.stderr

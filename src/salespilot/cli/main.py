@@ -7,6 +7,7 @@ traceback (``SALESPILOT_DEBUG=1`` shows tracebacks of our own bugs).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -66,6 +67,7 @@ def cli() -> None:
 @click.option(
     "--exported-at",
     "exported_at",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]),
     metavar="YYYY-MM-DD[THH:MM]",
     default=None,
     help="When the export was taken (UTC): the changes it brings are dated then (default: now).",
@@ -73,7 +75,7 @@ def cli() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @db_option
 def import_cmd(
-    file: str, table: str | None, mapping: str | None, exported_at: str | None, fmt: str, db: str | None
+    file: str, table: str | None, mapping: str | None, exported_at: dt.datetime | None, fmt: str, db: str | None
 ) -> None:
     """Import FILE (CSV, XLSX, Parquet, JSON, NDJSON) into the store.
 

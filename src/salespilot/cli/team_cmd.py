@@ -160,7 +160,7 @@ def gaps_cmd(role: str | None, start: str | None, end: str | None, percentile: f
         f"Revenue from {result['start']} to {result['end']} against the role's top quartile (the mean of the reps "
         f"at or above its {result['percentile']:g}th percentile); each factor's part of the gap."
     )
-    for role_name, (factors) in result["chains"].items():
+    for role_name, factors in result["chains"].items():
         group = [g for g in result["reps"] if g["role"] == role_name]
         if not group:
             continue

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from salespilot.analytics import comp
-from salespilot.engine.pipeline import naive_utc, rate_history, rates_on, value_in_base
-from salespilot.engine.team import window
+from salespilot.engine.pipeline import local_day, rate_history, rates_on, value_in_base
+from salespilot.engine.team import data_end, window
 from salespilot.errors import ParameterError, PlanError, did_you_mean
 from salespilot.metrics.catalogue import load_catalogue
-from salespilot.metrics.periods import Calendar, Grain
+from salespilot.metrics.periods import Calendar, Grain, add_months
 from salespilot.store.query import ibis_backend
 
 if TYPE_CHECKING:
@@ -45,27 +45,14 @@ def load_plan(path: str | os.PathLike[str]) -> comp.Plan:
     return plan
 
 
-def _local_day(value: Any, zone: ZoneInfo) -> dt.date | None:
-    naive = naive_utc(value)
-    return None if naive is None else naive.replace(tzinfo=dt.UTC).astimezone(zone).date()
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    following = dt.date(year + (month == 11), (month + 1) % 12 + 1, 1)
-    return dt.date(year, month + 1, min(day.day, (following - dt.timedelta(days=1)).day))
-
-
 def simulate(
     ws: Workspace, plan: comp.Plan, start: dt.date | None = None, end: dt.date | None = None
 ) -> dict[str, Any]:
     """Replay ``plan`` over the window (default: the twelve months up to the data's end)."""
     calendar = Calendar(Grain(plan.period))
-    if start is None:
-        _, last = window(ws, None, end)
-        start = calendar.start_of(_add_months(last, -11))
-    first, last = window(ws, start, end)
+    first, last = window(ws, start, end, months=12)
+    if start is None:  # whole periods of the plan
+        first = calendar.start_of(first)
     settings = ws.settings()
     zone = ZoneInfo(settings["timezone"])
     base = settings["base_currency"].upper()
@@ -87,14 +74,14 @@ def simulate(
     history = rate_history(con)
     closes: dict[str, tuple[str, dt.date, float]] = {}
     for r in won.order_by("opportunity_id").to_pyarrow().to_pylist():
-        day = _local_day(r["closed_at"], zone)
+        day = local_day(r["closed_at"], zone)
         if r["owner_id"] not in reps or day is None or not first <= day <= last:
             continue
         value, currency = value_in_base(r["amount"], r["currency"], base, rates_on(history, day))
         if value is None or currency != base:
             continue  # no amount, or no rate to the base currency: nothing to pay on
         closes[str(r["opportunity_id"])] = (str(r["owner_id"]), day, value)
-    churns = _churns(ws, plan, closes, int(settings["renewal_grace_days"]))
+    churns = _churns(ws, plan, closes, int(settings["renewal_grace_days"]), data_end(ws) or last)
     deals = [
         comp.Deal(
             opportunity_id=oid,
@@ -125,7 +112,11 @@ def simulate(
 
 
 def _churns(
-    ws: Workspace, plan: comp.Plan, closes: dict[str, tuple[str, dt.date, float]], grace_days: int
+    ws: Workspace,
+    plan: comp.Plan,
+    closes: dict[str, tuple[str, dt.date, float]],
+    grace_days: int,
+    known_by: dt.date,
 ) -> dict[str, dt.date]:
     """Per won deal whose customer churned within the clawback window: the churn day (the end of
     the deal's contract, not renewed by a contract renewing it or starting within the grace)."""
@@ -138,7 +129,6 @@ def _churns(
         .to_pyarrow()
         .to_pylist()
     )
-    _, data_end = window(ws, None, None)
     renewed = {str(c["renews_contract_id"]) for c in contracts if c["renews_contract_id"] is not None}
     starts: dict[str, list[dt.date]] = defaultdict(list)
     for c in contracts:
@@ -150,7 +140,7 @@ def _churns(
             continue
         end_day: dt.date = c["end_date"]
         _, closed, _ = closes[str(oid)]
-        if end_day > data_end or end_day > _add_months(closed, plan.clawback.months):
+        if end_day > known_by or end_day > add_months(closed, plan.clawback.months):
             continue
         grace = end_day + dt.timedelta(days=grace_days)
         followed = any(c["start_date"] < s <= grace for s in starts[str(c["account_id"])])

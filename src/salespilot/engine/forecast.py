@@ -12,6 +12,8 @@ import numpy as np
 
 from salespilot.analytics.forecast import Forecaster, score
 from salespilot.engine import pipeline
+from salespilot.engine.pipeline import local_day
+from salespilot.engine.team import data_end
 from salespilot.errors import ParameterError
 from salespilot.metrics.periods import Calendar, Grain
 from salespilot.store.query import ibis_backend
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from salespilot.engine.workspace import Workspace
 
 GROUPS = ("rep", "team")
+MAX_HORIZON_DAYS = 730  # two years: a forecast further out is a plan
 
 
 def _window(horizon: str, now_local: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
@@ -33,8 +36,11 @@ def _window(horizon: str, now_local: dt.datetime) -> tuple[dt.datetime, dt.datet
         days = float(text)
     except ValueError:
         days = -1.0
-    if not days > 0:
-        raise ParameterError(f'--horizon "{horizon}" is not a horizon: use month, quarter or N-days (e.g. 90-days).')
+    if not 0 < days <= MAX_HORIZON_DAYS:
+        raise ParameterError(
+            f'--horizon "{horizon}" is not a horizon: use month, quarter or N-days with N above 0 and up to '
+            f"{MAX_HORIZON_DAYS} (e.g. 90-days)."
+        )
     return now_local, now_local + dt.timedelta(days=days)
 
 
@@ -148,11 +154,13 @@ def backtest(
     settings = ws.settings()
     zone = ZoneInfo(settings["timezone"])
     base = settings["base_currency"].upper()
-    full = pipeline.load(ws.store, base)
-    if full.data_end is None:
+    o = ibis_backend(ws.store).table("opportunities")
+    earliest = o.aggregate(first=o.created_at.cast("timestamp").min()).to_pyarrow().to_pylist()[0]["first"]
+    last_local = data_end(ws)
+    if earliest is None or last_local is None:
         raise ParameterError("The store holds no opportunities to backtest on: import some first.")
-    last_local = full.data_end.replace(tzinfo=dt.UTC).astimezone(zone).date()
-    first_local = min(d.created_at for d in full.deals.values()).replace(tzinfo=dt.UTC).astimezone(zone).date()
+    first_local = local_day(earliest, zone)
+    assert first_local is not None
     if end is None:  # the last period that is over
         end = calendar.start_of(last_local) - dt.timedelta(days=1)
     if start is None:  # a year back, or after the first six months of data

@@ -11,17 +11,9 @@ from salespilot.analytics import cycle
 from salespilot.analytics import losses as losses_analytics
 from salespilot.analytics import qualification as qualification_analytics
 from salespilot.analytics.losses import QUALIFICATION_FIELDS, Opportunity
-from salespilot.engine.pipeline import naive_utc, rate_history, rates_on, value_in_base
+from salespilot.engine.pipeline import local_time, rate_history, rates_on, value_in_base
 from salespilot.metrics.periods import Calendar, parse_grain
 from salespilot.store.query import ibis_backend
-
-
-def _local(value: Any, zone: ZoneInfo) -> dt.datetime | None:
-    """A stored (UTC) timestamp as a naive local time of the workspace."""
-    naive = naive_utc(value)
-    if naive is None:
-        return None
-    return naive.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)  # type: ignore[no-any-return]
 
 
 def load(store: Any, settings: dict[str, str]) -> tuple[list[Opportunity], dict[str, list[tuple[str, dt.datetime]]]]:
@@ -52,7 +44,7 @@ def load(store: Any, settings: dict[str, str]) -> tuple[list[Opportunity], dict[
     deals = []
     # In a fixed order: sums of money then do not depend on the order the backend returns rows in.
     for r in t.select(*columns).order_by("opportunity_id").to_pyarrow().to_pylist():
-        created_at, closed_at = _local(r["created_at"], zone), _local(r["closed_at"], zone)
+        created_at, closed_at = local_time(r["created_at"], zone), local_time(r["closed_at"], zone)
         # At the rate of the close's local day (the day the deal is counted on), as the KPI layer.
         anchor = closed_at or created_at
         rates = rates_on(history, anchor.date() if anchor else None)
@@ -77,7 +69,7 @@ def load(store: Any, settings: dict[str, str]) -> tuple[list[Opportunity], dict[
     sc = con.table("stage_changes")
     entries: dict[str, list[tuple[str, dt.datetime]]] = defaultdict(list)
     for row in sc.select("opportunity_id", "stage", "entered_at").to_pyarrow().to_pylist():
-        at = _local(row["entered_at"], zone)
+        at = local_time(row["entered_at"], zone)
         if at is not None:
             entries[str(row["opportunity_id"])].append((str(row["stage"]), at))
     return deals, dict(entries)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import ibis
 
@@ -108,6 +109,20 @@ def load(store: Any, base_currency: str) -> PipelineData:
     if lens is not None and known:  # the store as of an instant: that instant is "now"
         data_end = lens.cutoff
     return PipelineData(deals, entries, _current_entries(deals, entries), data_end)
+
+
+def local_time(value: Any, zone: ZoneInfo) -> dt.datetime | None:
+    """A stored (UTC) timestamp as a naive local time of the workspace."""
+    naive = naive_utc(value)
+    if naive is None:
+        return None
+    return naive.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)  # type: ignore[no-any-return]
+
+
+def local_day(value: Any, zone: ZoneInfo) -> dt.date | None:
+    """The workspace's local day of a stored (UTC) timestamp."""
+    local = local_time(value, zone)
+    return None if local is None else local.date()
 
 
 def latest_rates(con: ibis.BaseBackend) -> dict[str, float]:

@@ -17,7 +17,6 @@ from salespilot.engine import team as team_engine
 from salespilot.errors import ParameterError, did_you_mean
 from salespilot.ingest.parse import PERIOD
 from salespilot.metrics.catalogue import load_catalogue
-from salespilot.metrics.periods import Calendar, Grain
 from salespilot.model import TargetScope
 from salespilot.store.query import ibis_backend
 
@@ -34,8 +33,7 @@ SUGGESTED = {
 SCOPES = tuple(s.value for s in TargetScope)
 
 
-def _check_metric(metric: str) -> None:
-    names = load_catalogue().names()
+def _check_metric(metric: str, names: list[str]) -> None:
     if metric not in names:
         raise ParameterError(
             f'"{metric}" is not a KPI of the catalogue.{did_you_mean(metric, names)} '
@@ -58,8 +56,10 @@ def _scope_ids(ws: Workspace, scope: str) -> set[str]:
 
 def set_targets(ws: Workspace, rows: list[dict[str, Any]], label: str) -> ImportResult:
     """Write target rows (period, metric, value, scope, scope_id), checked first, in one import."""
+    names = load_catalogue().names()
+    known: dict[str, set[str]] = {}  # per scope, its ids in the reps table (read once)
     for row in rows:
-        _check_metric(str(row["metric"]))
+        _check_metric(str(row["metric"]), names)
         _check_period(str(row["period"]))
         scope = row.get("scope") or "company"
         if scope not in SCOPES:
@@ -67,12 +67,13 @@ def set_targets(ws: Workspace, rows: list[dict[str, Any]], label: str) -> Import
         if scope == "company" and row.get("scope_id"):
             raise ParameterError("A company target takes no --rep or --team.")
         if scope != "company":
-            known = _scope_ids(ws, scope)
-            if row.get("scope_id") not in known:
+            if scope not in known:
+                known[scope] = _scope_ids(ws, scope)
+            if row.get("scope_id") not in known[scope]:
                 what = "rep id" if scope == "rep" else "team"
                 raise ParameterError(
                     f'"{row.get("scope_id")}" is not a {what} of the reps table.'
-                    f"{did_you_mean(str(row.get('scope_id')), sorted(known))}"
+                    f"{did_you_mean(str(row.get('scope_id')), sorted(known[scope]))}"
                 )
         value = row["value"]
         if not isinstance(value, int | float) or value < 0:
@@ -117,8 +118,7 @@ def suggest(
     """Per role and measure: the ``top`` percentile, across the role's reps, of each rep's mean
     value per period over the window (a rep counts the periods it was active in)."""
     if start is None:  # the twelve months up to the end
-        _, last = team_engine.window(ws, None, end)
-        start = Calendar(Grain.MONTH).shift(last.replace(day=1), -11)
+        start, _ = team_engine.window(ws, None, end, months=12)
     result = team_engine.scorecards(ws, grain, role, start, end, top)
     per_rep: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for card in result["reps"]:

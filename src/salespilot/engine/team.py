@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from salespilot.analytics import team as team_analytics
 from salespilot.analytics.team import Measure, RepPeriod
 from salespilot.engine.kpis import data_years_and_end
-from salespilot.engine.pipeline import naive_utc, rate_history, rates_on, value_in_base
+from salespilot.engine.pipeline import local_day, rate_history, rates_on, value_in_base
 from salespilot.errors import ParameterError
 from salespilot.metrics.periods import Calendar, Grain, parse_grain
 from salespilot.store.query import ibis_backend
@@ -48,13 +48,17 @@ VALUE_KPIS = ("average_deal_value", "sales_cycle_days", "lead_to_opportunity_rat
 RATE_KPIS = ("lead_to_opportunity_rate", "opportunity_to_signature_rate", "win_rate", "lead_to_win_rate")
 
 
-def window(ws: Workspace, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    """``start`` and ``end``, by default the three months up to the data's last month."""
+def data_end(ws: Workspace) -> dt.date | None:
+    """The data's last local day (None for an empty store)."""
+    return data_years_and_end(ibis_backend(ws.store), ws.settings()["timezone"])[1]
+
+
+def window(ws: Workspace, start: dt.date | None, end: dt.date | None, months: int = 3) -> tuple[dt.date, dt.date]:
+    """``start`` and ``end``, by default the ``months`` months up to the data's last month."""
     if start is not None and end is not None and end < start:
         raise ParameterError(f"--to {end} is before --from {start}.")
-    _, data_end = data_years_and_end(ibis_backend(ws.store), ws.settings()["timezone"])
-    last = end or data_end or dt.date.today()
-    first = start or Calendar(Grain.MONTH).shift(last.replace(day=1), -2)
+    last = end or data_end(ws) or dt.date.today()
+    first = start or Calendar(Grain.MONTH).shift(last.replace(day=1), 1 - months)
     return first, last
 
 
@@ -116,8 +120,8 @@ def scorecards(
             for name in (*VALUE_KPIS, "win_rate"):
                 value = rows.get(name, {}).get("value")
                 measures[name] = float(value) if value is not None else None
-            calls = measures["calls"]
-            measures["call_to_lead"] = measures["leads"] / calls if calls else None  # type: ignore[operator]
+            calls, leads = measures["calls"], measures["leads"]
+            measures["call_to_lead"] = leads / calls if calls and leads is not None else None
             ordered = {m.name: measures[m.name] for m in MEASURES}
             targets = {
                 name: {"target": row["target"], "attainment": row.get("attainment")}
@@ -248,18 +252,11 @@ def _sourced_revenue(ws: Workspace, reps: set[str], first: dt.date, last: dt.dat
     out: dict[str, float] = defaultdict(float)
     for r in joined.order_by("opportunity_id").to_pyarrow().to_pylist():
         owner = r["owner"]
-        created = _local_day(r["lead_created"], zone)
+        created = local_day(r["lead_created"], zone)
         if owner not in reps or created is None or not first <= created <= last:
             continue
-        closed = _local_day(r["closed_at"], zone)
+        closed = local_day(r["closed_at"], zone)
         value, currency = value_in_base(r["amount"], r["currency"], base, rates_on(history, closed))
         if value is not None and currency == base:
             out[owner] += value
     return dict(out)
-
-
-def _local_day(value: Any, zone: ZoneInfo) -> dt.date | None:
-    naive = naive_utc(value)
-    if naive is None:
-        return None
-    return naive.replace(tzinfo=dt.UTC).astimezone(zone).date()  # type: ignore[no-any-return]

@@ -56,10 +56,10 @@ class Calendar:
             case Grain.MONTH:
                 return day.replace(day=1)
             case Grain.QUARTER | Grain.YEAR:
-                shifted = _add_months(day.replace(day=1), -self.shift_months)
+                shifted = add_months(day.replace(day=1), -self.shift_months)
                 months = 3 if self.grain is Grain.QUARTER else 12
                 first = shifted.replace(month=(shifted.month - 1) // months * months + 1)
-                return _add_months(first, self.shift_months)
+                return add_months(first, self.shift_months)
             case Grain.ALL:
                 return ALL_START
 
@@ -70,11 +70,11 @@ class Calendar:
             case Grain.WEEK:
                 return start + dt.timedelta(days=7)
             case Grain.MONTH:
-                return _add_months(start, 1)
+                return add_months(start, 1)
             case Grain.QUARTER:
-                return _add_months(start, 3)
+                return add_months(start, 3)
             case Grain.YEAR:
-                return _add_months(start, 12)
+                return add_months(start, 12)
             case Grain.ALL:
                 return dt.date(9999, 12, 31)
 
@@ -86,11 +86,11 @@ class Calendar:
             case Grain.WEEK:
                 return start + dt.timedelta(days=7 * periods)
             case Grain.MONTH:
-                return _add_months(start, periods)
+                return add_months(start, periods)
             case Grain.QUARTER:
-                return _add_months(start, 3 * periods)
+                return add_months(start, 3 * periods)
             case Grain.YEAR:
-                return _add_months(start, 12 * periods)
+                return add_months(start, 12 * periods)
             case Grain.ALL:
                 return start
 
@@ -107,7 +107,7 @@ class Calendar:
             case Grain.ALL:
                 return start
             case _:
-                return _add_months(start, -12)
+                return add_months(start, -12)
 
     def periods_per_year(self) -> int | None:
         return {Grain.DAY: None, Grain.WEEK: 52, Grain.MONTH: 12, Grain.QUARTER: 4, Grain.YEAR: 1}.get(self.grain)
@@ -146,7 +146,8 @@ class Calendar:
             current = self.next_start(current)
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` moved by ``months`` calendar months (the 31st becomes the month's last day)."""
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1) if day.day == 1 else _clamp(index, day.day)
 
