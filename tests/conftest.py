@@ -103,14 +103,16 @@ def run_cli(
     cwd: Path | None = None,
     timeout: float = 120,
     env: dict[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``salespilot`` command in a subprocess."""
+    """Run the real ``salespilot`` command in a subprocess (``stdin``: text on its standard input)."""
     full_env = {**os.environ, **(env or {})}
     full_env.pop("SALESPILOT_DEBUG", None)
     if db is not None:
         full_env["SALESPILOT_DB"] = str(db)
     return subprocess.run(
         [sys.executable, "-m", "salespilot", *args],
+        input=stdin,
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -8,7 +8,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).parent.parent / "src" / "salespilot"
 # Each room may import only the rooms listed (and itself). Leaf modules are open to all.
 ALLOWED: dict[str, set[str]] = {
-    "cli": {"engine", "analytics", "ingest", "metrics", "store", "model", "errors", "settings", "safe_csv"},
+    "cli": {"server", "engine", "analytics", "ingest", "metrics", "store", "model", "errors", "settings", "safe_csv"},
+    "server": {"engine", "metrics", "model", "errors", "settings", "safe_csv"},
     "engine": {"analytics", "metrics", "ingest", "store", "demo", "model", "errors", "settings", "safe_csv"},
     "analytics": {"metrics", "model", "errors", "settings"},
     "metrics": {"model", "errors", "settings"},

@@ -45,6 +45,27 @@ class QueryError(UserInputError):
     """A query the user wrote (``Workspace.sql``) failed."""
 
 
+class AccessError(UserInputError):
+    """Who is asking may not do this: unknown or wrong credentials, too many attempts, a role
+    without the right (the server answers 401 or 403)."""
+
+
+class NotAuthenticated(AccessError):
+    """No valid session, token or password: sign in first (HTTP 401)."""
+
+
+class Forbidden(AccessError):
+    """Signed in, but the role does not allow this (HTTP 403)."""
+
+
+class TooManyAttempts(AccessError):
+    """Too many failed sign-ins for this e-mail or address; wait, then try again (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class StoreError(SalesPilotError):
     """The store cannot be opened or written."""
 

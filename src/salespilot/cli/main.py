@@ -27,8 +27,10 @@ from salespilot.cli.kpi_cmd import kpi_cmd
 from salespilot.cli.losses_cmd import losses_cmd, qualification_cmd
 from salespilot.cli.pipeline_cmd import pipeline
 from salespilot.cli.plan_cmd import plan_cmd
+from salespilot.cli.serve_cmd import serve_cmd
 from salespilot.cli.targets_cmd import targets
 from salespilot.cli.team_cmd import reps_cmd
+from salespilot.cli.users_cmd import users
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import FileFormatError, InternalError, SalesPilotError
 from salespilot.ingest.mapping import load_mapping, preset_names
@@ -189,6 +191,8 @@ cli.add_command(reps_cmd)
 cli.add_command(targets)
 cli.add_command(comp)
 cli.add_command(forecast)
+cli.add_command(users)
+cli.add_command(serve_cmd)
 
 
 def main() -> None:

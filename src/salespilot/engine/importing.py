@@ -69,14 +69,20 @@ class ImportResult:
 Progress = Callable[[str, int, int], None]
 
 
-def import_file(
-    store: Store,
-    path: str | Path,
-    table: str | None = None,
-    mapping: str | Path | Mapping | None = None,
-    progress: Progress | None = None,
-    now: dt.datetime | None = None,
-) -> ImportResult:
+@dataclass
+class _Prepared:
+    """A file opened, its table chosen and its columns mapped: what an import and a preview share."""
+
+    file: Path
+    mapping: Mapping | None
+    source: Any
+    canonical: Any
+    specs: dict[str, ColumnSpec]
+    ignored: list[str]
+    converter: Converter
+
+
+def _prepare(store: Store, path: str | Path, table: str | None, mapping: str | Path | Mapping | None) -> _Prepared:
     file = Path(path)
     mapping_obj = mapping if isinstance(mapping, Mapping) or mapping is None else load_mapping(mapping)
     opts = mapping_obj.options if mapping_obj is not None else None
@@ -104,6 +110,58 @@ def import_file(
         get_setting(store, "timezone"),
         str(file),
     )
+    return _Prepared(file, mapping_obj, source, canonical, specs, ignored, converter)
+
+
+def preview_file(
+    store: Store,
+    path: str | Path,
+    table: str | None = None,
+    mapping: str | Path | Mapping | None = None,
+    rows: int = 20,
+) -> dict[str, Any]:
+    """What importing ``path`` would do, without writing: the table chosen, each canonical column
+    and the source column it comes from, the ignored columns, the first ``rows`` rows as they would
+    land (typed, in the canonical columns) and the problems found in the first batch."""
+    prep = _prepare(store, path, table, mapping)
+    first = next(iter(prep.source.batches()), None)
+    landed: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    read = 0
+    if first is not None:
+        read = first.table.num_rows
+        converted = prep.converter.convert(first)
+        good = converted.rows.select([c for c in prep.converter.output_columns if c in converted.rows.column_names])
+        landed = good.slice(0, rows).to_pylist()
+        problems = [
+            {"row": p["row"], "column": p["column"], "value": p["value"], "reason": p["reason"]}
+            for p in converted.problems.slice(0, rows).to_pylist()
+        ]
+    problems += [{"row": i.row, "column": None, "value": i.text, "reason": i.reason} for i in prep.source.issues[:rows]]
+    return {
+        "file": prep.file.name,
+        "table": prep.canonical.name,
+        "format": prep.source.format,
+        "mapping": prep.mapping.origin if prep.mapping is not None else "automatic",
+        "columns": [{"column": name, "from": spec.describe()} for name, spec in prep.specs.items()],
+        "ignored_columns": prep.ignored,
+        "rows_read": read,
+        "rows": landed,
+        "problems": problems,
+    }
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    table: str | None = None,
+    mapping: str | Path | Mapping | None = None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> ImportResult:
+    prep = _prepare(store, path, table, mapping)
+    file, mapping_obj, source, canonical = prep.file, prep.mapping, prep.source, prep.canonical
+    table_name, ignored, converter = canonical.name, prep.ignored, prep.converter
     defaults = {c.name: c.default for c in canonical.columns if c.default is not None}
     started = now or _utcnow()
     digest = _sha256(file)

@@ -17,6 +17,8 @@ from salespilot.errors import ParameterError
 from salespilot.metrics import periods
 from salespilot.metrics.catalogue import Catalogue, load_catalogue
 from salespilot.metrics.compile import Query
+from salespilot.metrics.compile import behind as compile_behind
+from salespilot.metrics.compile import rows as compile_rows
 from salespilot.metrics.runner import Row, Runner
 from salespilot.metrics.sources import Context
 from salespilot.settings import parse_stage_order
@@ -139,6 +141,54 @@ def compute(
     runner = Runner(ctx, catalogue, int(settings["small_sample"]), data_end, dialect(store), targets)
     rows, queries = runner.run(names, query)
     return KpiResult(rows, queries, by, runner.render)
+
+
+def rows_behind(
+    store: Any,
+    settings: dict[str, str],
+    name: str,
+    filters: tuple[tuple[str, str], ...] = (),
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """The records a KPI counts over a range (the drill-down behind a number): its definition,
+    how many rows, and the first ``limit``. Custom KPIs (cohorts, retention) have no single row set."""
+    catalogue = load_catalogue()
+    kpi = catalogue.get(name)
+    try:
+        source_kpi = compile_behind(kpi, catalogue.kpis)
+    except ValueError:
+        raise ParameterError(
+            f"{name} is computed from several tables at once (see docs/kpis.md); it has no single list of rows."
+        ) from None
+    for dim, _ in filters:
+        if dim not in kpi.dimensions:
+            raise ParameterError(f"{name} cannot be filtered by {dim}; it splits by {', '.join(kpi.dimensions)}.")
+    ctx = context(store, settings)
+    years, _ = data_years_and_end(ctx.con, settings["timezone"])
+    ctx = replace(ctx, timezone=settings["timezone"], years=years)
+    calendar = periods.Calendar(periods.parse_grain("all"), False, int(settings["fiscal_year_start_month"]))
+    query = Query(
+        calendar=calendar,
+        by=source_kpi.dimensions,  # every dimension joined, so the rows show them
+        filters=filters,
+        start=start,
+        end=end,
+        timezone=settings["timezone"],
+        years=years,
+    )
+    total, first = compile_rows(source_kpi, ctx, query, limit)
+    return {
+        "kpi": name,
+        "label_en": kpi.label_en,
+        "label_fr": kpi.label_fr,
+        "description": kpi.description,
+        "rows_of": source_kpi.name,
+        "source": source_kpi.source,
+        "total": total,
+        "rows": first,
+    }
 
 
 def shaped(result: KpiResult, output: str) -> Any:

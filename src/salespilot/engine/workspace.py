@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from salespilot.engine import access, importing, kpis, planning
 from salespilot.engine import comp as comp_engine
 from salespilot.engine import forecast as forecast_engine
 from salespilot.engine import funnel as funnel_engine
-from salespilot.engine import importing, kpis, planning
 from salespilot.engine import losses as losses_engine
 from salespilot.engine import pipeline as pipeline_engine
 from salespilot.engine import targets as targets_engine
@@ -97,6 +97,18 @@ class Workspace:
         when = _instant(exported_at) if exported_at is not None else None
         return importing.import_file(self.store, Path(path), table, mapping_ref, progress, now=when)
 
+    def preview_file(
+        self,
+        path: str | os.PathLike[str],
+        table: str | None = None,
+        mapping: str | os.PathLike[str] | Mapping | None = None,
+        rows: int = 20,
+    ) -> dict[str, Any]:
+        """What importing ``path`` would land, without writing: table, column mapping, the first
+        ``rows`` rows as they would land and the problems of the first batch."""
+        mapping_ref = mapping if isinstance(mapping, Mapping) or mapping is None else os.fspath(mapping)
+        return importing.preview_file(self.store, Path(path), table, mapping_ref, rows)
+
     def demo(self, size: str = "small", seed: int = 42, replace: bool = False) -> dict[str, int]:
         """Fill the store with the demo company; returns rows written per table."""
         self._writable_store("hold the demo company")
@@ -175,6 +187,26 @@ class Workspace:
             end=_date(end, "--to"),
             fiscal=fiscal,
             catalogue=kpis.catalogue_from(os.fspath(catalogue)) if catalogue is not None else None,
+        )
+
+    def kpi_rows(
+        self,
+        name: str,
+        filters: dict[str, str] | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        limit: int = 200,
+    ) -> dict[str, Any]:
+        """The records behind a KPI over a range (its definition, the row count, the first ``limit``
+        rows): what a click on a number shows. The rows add up to the KPI's count or sum."""
+        return kpis.rows_behind(
+            self.store,
+            self.settings(),
+            name,
+            tuple((filters or {}).items()),
+            _date(start, "--from"),
+            _date(end, "--to"),
+            limit,
         )
 
     def plan(
@@ -441,6 +473,89 @@ class Workspace:
         view.store = with_lenses(self.store, *lenses)
         return view
 
+    def for_user(self, user: access.User) -> Workspace:
+        """This workspace as ``user`` may see it (docs/access.md), as a read-only view: everything
+        for an admin or a viewer; for a manager or a rep, only their records through their scope
+        (``ScopeLens``), so that every KPI, the funnel, the pipeline, the forecast and the team
+        pages hold only those. The view writes nothing (an admin's writes go through the workspace
+        itself, after checking ``user.can_write``), and closing it leaves this workspace open.
+
+        Only what reads the tables through Ibis obeys the scope: ``sql``, ``status`` and ``rejects``
+        read the store directly and are for admins."""
+        lens = access.scope_lens(self.store, user)
+        return self.lensed() if lens is None else self.lensed(lens)
+
+    # -- users (docs/access.md; the implementation is salespilot.engine.access) -----------------
+    def users(self) -> list[access.User]:
+        """Every user who may sign in, by e-mail."""
+        self._writable_store("list users")
+        return access.list_users(self.store)
+
+    def add_user(
+        self,
+        email: str,
+        password: str,
+        role: str,
+        rep_id: str | None = None,
+        team: str | None = None,
+        name: str | None = None,
+        language: str = "en",
+    ) -> access.User:
+        """A new user (roles: admin, manager, rep, viewer); see ``access.add_user``."""
+        self._writable_store("manage users")
+        return access.add_user(self.store, email, password, role, rep_id, team, name, language)
+
+    def remove_user(self, email: str) -> None:
+        """Remove a user, with their sessions and API tokens."""
+        self._writable_store("manage users")
+        access.remove_user(self.store, email)
+
+    def reset_password(self, email: str, password: str) -> None:
+        """Give a user a new password; their sessions end."""
+        self._writable_store("manage users")
+        access.reset_password(self.store, email, password)
+
+    def new_token(self, email: str, name: str | None = None) -> str:
+        """A new API token for a user (shown once: only its hash is kept)."""
+        self._writable_store("manage users")
+        return access.new_token(self.store, email, name)
+
+    def revoke_tokens(self, email: str) -> int:
+        """End every API token of a user; returns how many there were."""
+        self._writable_store("manage users")
+        return access.revoke_tokens(self.store, email)
+
+    def set_language(self, user_id: int, lang: str) -> None:
+        """The language the interface speaks to a user (en, fr)."""
+        self._writable_store("manage users")
+        access.set_language(self.store, user_id, lang)
+
+    def authenticate(self, email: str, password: str, client: str = "cli") -> access.User:
+        """The user of these credentials, else ``NotAuthenticated``; rate-limited per e-mail and
+        per ``client`` (``TooManyAttempts`` with ``retry_after`` seconds)."""
+        self._writable_store("sign users in")
+        return access.authenticate(self.store, email, password, client)
+
+    def new_session(self, user: access.User, hours: float = 12) -> tuple[str, str]:
+        """A session for ``user``: its token (for the cookie) and its CSRF token."""
+        self._writable_store("sign users in")
+        return access.new_session(self.store, user, hours)
+
+    def session_user(self, token: str) -> tuple[access.User, str] | None:
+        """The user of a live session token and its CSRF token, else ``None``."""
+        self._writable_store("sign users in")
+        return access.session_user(self.store, token)
+
+    def end_session(self, token: str) -> None:
+        """Sign out: the session token opens nothing any more."""
+        self._writable_store("sign users in")
+        access.end_session(self.store, token)
+
+    def token_user(self, token: str) -> access.User | None:
+        """The user of an API token, else ``None`` (unknown, revoked, or its user disabled)."""
+        self._writable_store("sign users in")
+        return access.token_user(self.store, token)
+
     def as_of(self, day: dt.date | str) -> Workspace:
         """This workspace as it stood at the end of ``day`` (local time; see docs/asof.md): every
         KPI, the funnel, the pipeline and the forecast computed on it see nothing later."""
@@ -461,7 +576,9 @@ class Workspace:
         self.close()
 
 
-_WRITES = frozenset({"import files", "hold the demo company", "change settings"})
+_WRITES = frozenset(
+    {"import files", "hold the demo company", "change settings", "manage users", "list users", "sign users in"}
+)
 
 
 def _instant(value: dt.datetime | str) -> dt.datetime:

@@ -127,3 +127,32 @@ def _measures(kpi: KPI, t: ir.Table) -> dict[str, ir.Scalar]:
 def _column(condition: ir.BooleanValue) -> ir.BooleanValue | None:
     """None (every row) for a condition that is a constant true, else the condition."""
     return None if isinstance(condition, ir.Scalar) else condition
+
+
+def behind(kpi: KPI, resolve: dict[str, KPI]) -> KPI:
+    """The compiled KPI whose rows stand behind ``kpi``: itself, or for a ratio its numerator
+    (e.g. average deal value: the won deals of revenue), else its denominator."""
+    if kpi.source is not None:
+        return kpi
+    if kpi.kind is Kind.RATIO:
+        for part in (kpi.numerator, kpi.denominator):
+            if isinstance(part, str) and part in resolve and resolve[part].source is not None:
+                return resolve[part]
+    raise ValueError(kpi.name)
+
+
+def rows(kpi: KPI, ctx: Context, query: Query, limit: int) -> tuple[int, list[dict[str, object]]]:
+    """The rows a compiled KPI counts in the query's range and filters: how many, and the first
+    ``limit`` of them (by anchor date). For a rate, its denominator's rows, each flagged
+    ``counted`` when it is in the numerator too."""
+    assert kpi.source is not None and kpi.anchor is not None
+    t = prepared(kpi.source, kpi.anchor, ctx, query)
+    if kpi.where.conditions:
+        t = t.filter(_condition(t, kpi.where))
+    if kpi.kind is Kind.RATE:
+        assert isinstance(kpi.numerator, Filter) and isinstance(kpi.denominator, Filter)
+        t = t.filter(_condition(t, kpi.denominator)).mutate(counted=_condition(t, kpi.numerator))
+    shown = [c for c in t.columns if not c.startswith("_") and c != PERIOD and not c.startswith("fx_")]
+    total = int(t.count().to_pyarrow().as_py())
+    first = t.order_by([t[kpi.anchor], *[t[c] for c in shown[:1]]]).select(shown).limit(limit)
+    return total, first.to_pyarrow().to_pylist()

@@ -1,0 +1,1 @@
+"""The server: the web dashboard and the REST API over one store (``salespilot serve``)."""

@@ -1,0 +1,80 @@
+"""Shared fixtures of the server tests: a demo store served by a real uvicorn on a loopback port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import uvicorn
+
+from salespilot.engine.workspace import Workspace
+from salespilot.server.app import create_app
+
+HOSTILE = '=HYPERLINK("http://evil.example","x")'
+PASSWORD = "correct horse battery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    db = str(tmp_path_factory.mktemp("srv") / "demo.duckdb")
+    with Workspace(db) as ws:
+        ws.demo("small")
+        reps = ws.sql("SELECT rep_id FROM reps WHERE role = 'ae' ORDER BY rep_id").column(0).to_pylist()
+        ws.add_user("admin@example.com", PASSWORD, "admin")
+        ws.add_user("rep@example.com", PASSWORD, "rep", rep_id=reps[0], language="fr")
+        tokens = {
+            "admin": ws.new_token("admin@example.com"),
+            "rep": ws.new_token("rep@example.com"),
+        }
+        mine = ws.sql("SELECT opportunity_id FROM opportunities WHERE owner_id = ?", [reps[0]])
+        own_ids = set(mine.column(0).to_pylist())
+        lost = (
+            ws.sql(
+                "SELECT opportunity_id FROM opportunities WHERE owner_id = ? AND outcome = 'lost' ORDER BY 1 LIMIT 1",
+                [reps[0]],
+            )
+            .column(0)[0]
+            .as_py()
+        )
+        # a hostile value, as a CRM field could hold: it must not run as a formula in a spreadsheet
+        ws.store.execute("UPDATE opportunities SET loss_reason = ? WHERE opportunity_id = ?", [HOSTILE, lost])
+        own = len(own_ids)
+        stuck_all = {d["opportunity_id"] for d in ws.stuck_deals()}
+        won = (
+            ws.sql("SELECT count(*) FROM opportunities WHERE owner_id = ? AND outcome = 'won'", [reps[0]])
+            .column(0)[0]
+            .as_py()
+        )
+        total_won = ws.sql("SELECT count(*) FROM opportunities WHERE outcome = 'won'").column(0)[0].as_py()
+    app = create_app(db, secure_cookies=False, upload_limit_mb=1)
+    port = _free_port()
+    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if instance.started:
+            break
+        time.sleep(0.05)
+    yield {
+        "url": f"http://127.0.0.1:{port}",
+        "tokens": tokens,
+        "rep": reps[0],
+        "other": reps[1],
+        "own_deals": own,
+        "own_ids": own_ids,
+        "stuck_all": stuck_all,
+        "own_won": won,
+        "total_won": total_won,
+    }
+    instance.should_exit = True
+    thread.join(timeout=10)

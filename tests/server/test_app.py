@@ -1,0 +1,130 @@
+"""The server over real HTTP: uvicorn on a loopback port, httpx as the client, a demo store."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tests.server.conftest import HOSTILE, PASSWORD
+
+
+def _get(server: dict[str, Any], path: str, role: str | None = "admin", **params: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {server['tokens'][role]}"} if role else {}
+    return httpx.get(server["url"] + path, headers=headers, params=params, timeout=60)
+
+
+def _signatures(response: httpx.Response) -> float:
+    return float(sum(r["value"] or 0 for r in response.json()["items"]))
+
+
+def test_api_needs_authentication_with_one_error_shape(server: dict[str, Any]) -> None:
+    response = _get(server, "/api/v1/me", role=None)
+    assert response.status_code == 401
+    assert response.json()["error"]["status"] == 401
+    bad = httpx.get(server["url"] + "/api/v1/me", headers={"Authorization": "Bearer sp_nope"})
+    assert bad.status_code == 401 and "unknown" in bad.json()["error"]["message"]
+
+
+def test_pages_redirect_to_login_and_carry_security_headers(server: dict[str, Any]) -> None:
+    response = httpx.get(server["url"] + "/", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    login = httpx.get(server["url"] + "/login")
+    assert login.status_code == 200
+    assert "default-src 'self'" in login.headers["content-security-policy"]
+    assert login.headers["x-frame-options"] == "DENY"
+
+
+def test_me_and_the_catalogue(server: dict[str, Any]) -> None:
+    assert _get(server, "/api/v1/me").json()["role"] == "admin"
+    catalogue = _get(server, "/api/v1/kpis").json()
+    assert {"revenue", "win_rate"} <= {k["name"] for k in catalogue["items"]}
+    schema = httpx.get(server["url"] + "/api/v1/openapi.json").json()
+    assert "/api/v1/kpis/{name}" in schema["paths"]
+
+
+def test_signatures_match_the_store_for_admin_and_rep(server: dict[str, Any]) -> None:
+    everything = _signatures(_get(server, "/api/v1/kpis/signatures", grain="year"))
+    assert everything == server["total_won"]
+    mine = _signatures(_get(server, "/api/v1/kpis/signatures", role="rep", grain="year"))
+    assert mine == server["own_won"] and 0 < mine < everything
+
+
+def test_a_rep_cannot_reach_another_reps_deals(server: dict[str, Any]) -> None:
+    other = server["other"]
+    # by filter: the filter narrows the rep's own scope, it never widens it
+    response = _get(server, "/api/v1/kpis/signatures", role="rep", grain="year", rep=other)
+    assert response.status_code == 200 and _signatures(response) == 0
+    # by the rows behind a number
+    rows = _get(server, "/api/v1/kpis/opportunities/rows", role="rep", limit=1000).json()
+    assert rows["total"] == server["own_deals"]
+    assert {r["opportunity_id"] for r in rows["items"]} == server["own_ids"]
+    assert _get(server, "/api/v1/kpis/opportunities/rows", role="rep", rep=other).json()["total"] == 0
+    # by the pipeline
+    stuck = _get(server, "/api/v1/pipeline", role="rep").json()["stuck_deals"]["items"]
+    assert {d["opportunity_id"] for d in stuck} == server["stuck_all"] & server["own_ids"]
+    assert server["stuck_all"] - server["own_ids"]  # there were others' stuck deals to hide
+    # by the users list
+    assert _get(server, "/api/v1/users", role="rep").status_code == 403
+
+
+def test_parameters_are_validated_with_the_parameter_named(server: dict[str, Any]) -> None:
+    response = _get(server, "/api/v1/kpis/revenue", grain="fortnight")
+    assert response.status_code == 400 and "grain" in response.json()["error"]["message"]
+    response = _get(server, "/api/v1/kpis/revenue", **{"from": "2026-13-01"})
+    assert response.status_code == 400 and "from" in response.json()["error"]["message"]
+    response = _get(server, "/api/v1/kpis/costs", rep="R0001")
+    assert response.status_code == 400 and "rep" in response.json()["error"]["message"]
+    assert _get(server, "/api/v1/kpis/nope").status_code == 400
+    assert _get(server, "/api/v1/kpis/revenue/rows", limit=0).status_code == 400
+
+
+def test_uploads_are_bounded(server: dict[str, Any]) -> None:
+    response = httpx.post(
+        server["url"] + "/api/v1/kpis",
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"Authorization": f"Bearer {server['tokens']['admin']}"},
+    )
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+
+
+def test_browser_login_session_and_csrf(server: dict[str, Any]) -> None:
+    with httpx.Client(base_url=server["url"], follow_redirects=False) as client:
+        wrong = client.post("/login", data={"email": "rep@example.com", "password": "wrong password!"})
+        assert wrong.status_code == 401
+        ok = client.post("/login", data={"email": "rep@example.com", "password": PASSWORD})
+        assert ok.status_code == 303
+        cookie = ok.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+        page = client.get("/")
+        assert page.status_code == 200
+        assert "Vue d'ensemble" in page.text  # the rep chose French
+        assert 'data-kpi="revenue"' in page.text and "<svg" in page.text
+        assert client.post("/logout", data={"csrf": "forged"}).status_code == 403
+        assert client.get("/").status_code == 200  # still signed in
+
+
+def test_logins_are_rate_limited(server: dict[str, Any]) -> None:
+    with httpx.Client(base_url=server["url"]) as client:
+        codes = [
+            client.post("/login", data={"email": "admin@example.com", "password": f"bad password {i}"}).status_code
+            for i in range(7)
+        ]
+    assert codes[:5] == [401] * 5 and codes[-1] == 429
+
+
+def test_overview_filters_change_the_numbers(server: dict[str, Any], tmp_path: Path) -> None:
+    whole = _signatures(_get(server, "/api/v1/kpis/signatures", grain="year"))
+    smb = _signatures(_get(server, "/api/v1/kpis/signatures", grain="year", segment="smb"))
+    assert 0 < smb < whole
+
+
+def test_csv_export_is_scoped_and_formula_safe(server: dict[str, Any]) -> None:
+    response = _get(server, "/export/kpis/opportunities/rows.csv", role="rep")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {r["opportunity_id"] for r in rows} == server["own_ids"]
+    reasons = [r["loss_reason"] for r in rows if "HYPERLINK" in r["loss_reason"]]
+    assert reasons == ["'" + HOSTILE]
