@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -115,7 +114,7 @@ def test_logins_are_rate_limited(server: dict[str, Any]) -> None:
     assert codes[:5] == [401] * 5 and codes[-1] == 429
 
 
-def test_overview_filters_change_the_numbers(server: dict[str, Any], tmp_path: Path) -> None:
+def test_a_segment_filter_narrows_the_numbers(server: dict[str, Any]) -> None:
     whole = _signatures(_get(server, "/api/v1/kpis/signatures", grain="year"))
     smb = _signatures(_get(server, "/api/v1/kpis/signatures", grain="year", segment="smb"))
     assert 0 < smb < whole

@@ -29,6 +29,7 @@ from salespilot.errors import (
     AccessError,
     Forbidden,
     NotAuthenticated,
+    ParameterError,
     SalesPilotError,
     StoreError,
     TooManyAttempts,
@@ -137,8 +138,6 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
 
 def _filters(request: Request) -> dict[str, Any]:
     """The page and API filters from the query string, validated (a ParameterError names the parameter)."""
-    from salespilot.errors import ParameterError
-
     q = request.query_params
     grain = q.get("grain", "month")
     if grain not in GRAINS:
@@ -189,6 +188,12 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
         if found is None:
             raise NotAuthenticated("Sign in first: no valid session or API token.")
         return found
+
+    def viewer(request: Request) -> tuple[User, str | None, str, dict[str, str]]:
+        """The signed-in user of a page, their CSRF token, language and its interface texts."""
+        user, csrf = current(request)
+        lang = user.language if user.language in TEXT else "en"
+        return user, csrf, lang, TEXT[lang]
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -243,8 +248,6 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
         return {"items": items, "total": len(items), "limit": len(items), "offset": 0}
 
     def _kpi_filters(name: str, dims: dict[str, str]) -> dict[str, str]:
-        from salespilot.errors import ParameterError
-
         kpi = catalogue.kpis.get(name)
         if kpi is None:
             raise ParameterError(f"Unknown KPI {name!r} (see /api/v1/kpis).")
@@ -264,8 +267,6 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
 
     @app.get("/api/v1/kpis/{name}/rows")
     def kpi_rows(request: Request, name: str, limit: int = 200, offset: int = 0) -> dict[str, Any]:
-        from salespilot.errors import ParameterError
-
         user, _ = current(request)
         if not 1 <= limit <= 1000 or offset < 0:
             raise ParameterError("Parameter limit: expected 1 to 1000, offset 0 or more.")
@@ -378,9 +379,7 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
 
     @app.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> str:
-        user, csrf = current(request)
-        lang = user.language if user.language in TEXT else "en"
-        t = TEXT[lang]
+        user, csrf, lang, t = viewer(request)
         f = _filters(request)
         cards = []
         with scoped(user) as ws:
@@ -396,12 +395,10 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
                 spark = charts.sparkline([r.get("value") for r in rows], kpi.label(lang))
                 period = html.escape(str(last.get("period", "")))
                 extra = ""
-                if last.get("previous") is not None:
-                    extra += (
-                        f"<small>{t['previous']}: {formats.value(last['previous'], kpi.unit, lang, currency)}</small>"
-                    )
-                if last.get("target") is not None:
-                    extra += f"<small>{t['target']}: {formats.value(last['target'], kpi.unit, lang, currency)}</small>"
+                for key in ("previous", "target"):
+                    if last.get(key) is not None:
+                        shown = formats.value(last[key], kpi.unit, lang, currency)
+                        extra += f"<small>{t[key]}: {html.escape(shown)}</small>"
                 link = f"/api/v1/kpis/{name}/rows?{request.url.query}"
                 cards.append(
                     f'<article class="sp-card" data-kpi="{name}"><h2 title="{html.escape(kpi.description)}">'
@@ -414,9 +411,7 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
 
     @app.get("/funnel", response_class=HTMLResponse)
     def funnel_page(request: Request) -> str:
-        user, csrf = current(request)
-        lang = user.language if user.language in TEXT else "en"
-        t = TEXT[lang]
+        user, csrf, lang, t = viewer(request)
         f = _filters(request)
         with scoped(user) as ws:
             periods = ws.funnel(grain=f["grain"], start=f["start"], end=f["end"])
@@ -446,19 +441,20 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
 
     @app.get("/pipeline", response_class=HTMLResponse)
     def pipeline_page(request: Request) -> str:
-        user, csrf = current(request)
-        lang = user.language if user.language in TEXT else "en"
-        t = TEXT[lang]
+        user, csrf, lang, t = viewer(request)
         with scoped(user) as ws:
             stuck = ws.stuck_deals()
             durations = ws.stage_durations()
             currency = ws.settings()["base_currency"].upper()
         stages = [s for s in durations.stages if s.get("median") is not None]
+        # A percentile the survival curve does not reach falls back to the one below (0 days is a value).
+        p75 = [s["median"] if s["p75"] is None else s["p75"] for s in stages]
+        p90 = [low if s["p90"] is None else s["p90"] for s, low in zip(stages, p75, strict=True)]
         chart = charts.ranges(
             [str(s["stage"]) for s in stages],
             [float(s["median"]) for s in stages],
-            [float(s["p75"] or s["median"]) for s in stages],
-            [float(s["p90"] or s["p75"] or s["median"]) for s in stages],
+            [float(v) for v in p75],
+            [float(v) for v in p90],
             t["durations"],
             lambda v: formats.days(v, lang),
         )
