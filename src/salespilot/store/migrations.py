@@ -49,31 +49,39 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
+def _refuse_foreign(store: Store) -> None:
+    """Refuse a database that holds tables of its own but no SalesPilot schema."""
+    others = [
+        str(name)
+        for (name,) in store.fetchall(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+            "ORDER BY table_name"
+        )
+    ]
+    if others:
+        shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+        raise MigrationError(
+            f"{store.label} is a database with tables of its own ({shown}) but no SalesPilot schema: it is "
+            "not a SalesPilot store, and SalesPilot will not write into it. Use a new file or an empty database."
+        )
+
+
 def migrate(store: Store) -> list[Migration]:
     """Bring the store to the newest schema; return the migrations applied now."""
     migrations = available()
     known = {m.version for m in migrations}
     if not store.table_exists("schema_migrations"):
-        others = [
-            str(name)
-            for (name,) in store.fetchall(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-                "ORDER BY table_name"
-            )
-        ]
-        if others:
-            shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
-            raise MigrationError(
-                f"{store.label} is a database with tables of its own ({shown}) but no SalesPilot schema: it is "
-                "not a SalesPilot store, and SalesPilot will not write into it. Use a new file or an empty database."
-            )
         if store.read_only:
+            _refuse_foreign(store)
             raise MigrationError(f"{store.label} has no SalesPilot schema; open it once for writing to create it.")
         with store.transaction():
-            store.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
-                "applied_at TIMESTAMP NOT NULL)"
-            )
+            # Checked again under the writer lock: another process may have created the store since.
+            if not store.table_exists("schema_migrations"):
+                _refuse_foreign(store)
+                store.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                    "name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+                )
     done = {int(v) for (v,) in store.fetchall("SELECT version FROM schema_migrations")}
     unknown = sorted(done - known)
     if unknown:
