@@ -99,7 +99,7 @@ def test_browser_login_session_and_csrf(server: dict[str, Any]) -> None:
         assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
         page = client.get("/")
         assert page.status_code == 200
-        assert "Vue d'ensemble" in page.text  # the rep chose French
+        assert "Se déconnecter" in page.text and 'lang="fr"' in page.text  # the rep chose French
         assert 'data-kpi="revenue"' in page.text and "<svg" in page.text
         assert client.post("/logout", data={"csrf": "forged"}).status_code == 403
         assert client.get("/").status_code == 200  # still signed in
@@ -123,7 +123,8 @@ def test_a_segment_filter_narrows_the_numbers(server: dict[str, Any]) -> None:
 def test_csv_export_is_scoped_and_formula_safe(server: dict[str, Any]) -> None:
     response = _get(server, "/export/kpis/opportunities/rows.csv", role="rep")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert response.content.startswith(b"\xef\xbb\xbf")  # a BOM, so that Excel reads UTF-8
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert {r["opportunity_id"] for r in rows} == server["own_ids"]
     reasons = [r["loss_reason"] for r in rows if "HYPERLINK" in r["loss_reason"]]
     assert reasons == ["'" + HOSTILE]

@@ -14,7 +14,16 @@ import pyarrow as pa
 
 from salespilot.errors import InternalError, MappingError, ParameterError, did_you_mean
 from salespilot.ingest.convert import Converter
-from salespilot.ingest.mapping import ColumnSpec, Mapping, MappingOptions, guess_table, load_mapping, resolve
+from salespilot.ingest.mapping import (
+    ColumnSpec,
+    Mapping,
+    MappingOptions,
+    automatic_specs,
+    guess_table,
+    load_mapping,
+    mapping_from_data,
+    resolve,
+)
 from salespilot.ingest.readers import ReadOptions, open_source
 from salespilot.model import TABLES
 from salespilot.safe_csv import write_csv
@@ -23,6 +32,7 @@ from salespilot.store.connection import Store
 from salespilot.store.settings import get_setting
 
 REJECTS_SHOWN = 100
+GIVEN = "given as data"  # the origin of a mapping passed as a dict (the server's forms and API)
 
 
 @dataclass
@@ -111,6 +121,35 @@ def _prepare(store: Store, path: str | Path, table: str | None, mapping: str | P
         str(file),
     )
     return _Prepared(file, mapping_obj, source, canonical, specs, ignored, converter)
+
+
+def mapping_of(ref: str | Path | Mapping | dict[str, Any] | None) -> str | Path | Mapping | None:
+    """A mapping reference as the importer takes it; a dict is a mapping file's content (table,
+    options, columns, description), checked as a file's is."""
+    if isinstance(ref, dict):
+        return mapping_from_data(ref, GIVEN)
+    return ref
+
+
+def inspect_file(path: str | Path, table: str | None = None) -> dict[str, Any]:
+    """What a file holds before any mapping: its format, its columns, the table it is for
+    (``table``, else guessed from its name or id column, else None) and, for that table, the
+    automatic mapping (canonical column: source column). Reads the head of the file only."""
+    file = Path(path)
+    source = open_source(file, ReadOptions())
+    chosen = _choose_table(table, None, file, source.columns) if table is not None else None
+    chosen = chosen or guess_table(file.name, source.columns)
+    automatic = {}
+    if chosen is not None:
+        specs = automatic_specs(TABLES[chosen], source.columns)
+        automatic = {name: str(spec.source) for name, spec in specs.items()}
+    return {
+        "file": file.name,
+        "format": source.format,
+        "columns": source.columns,
+        "table": chosen,
+        "automatic": automatic,
+    }
 
 
 def preview_file(
@@ -237,6 +276,27 @@ def import_file(
         except OSError as exc:  # the import is in the store already; only the copy beside it is missing
             result.notes.append(f"the rejects CSV could not be written ({exc}); 'salespilot rejects' lists them")
     return result
+
+
+def list_imports(store: Store, limit: int | None = None, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """The imports, newest first, and their number."""
+    keys = ("import_id", "table", "file", "mapping", "started_at", "finished_at")
+    counts = ("rows_read", "inserted", "updated", "unchanged", "rejected", "warnings")
+    sql = (
+        "SELECT import_id, table_name, file, mapping, started_at, finished_at, "
+        f"{', '.join(counts)} FROM imports ORDER BY import_id DESC"
+    )
+    params: list[Any] = []
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    if offset:
+        sql += " OFFSET ?"
+        params.append(offset)
+    with store.snapshot():
+        rows = [dict(zip(keys + counts, r, strict=True)) for r in store.fetchall(sql, params)]
+        total = int(store.scalar("SELECT count(*) FROM imports"))
+    return rows, total
 
 
 def rejects_path(store: Store, import_id: int, table: str) -> Path:

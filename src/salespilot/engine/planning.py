@@ -6,7 +6,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from salespilot.analytics.planner import Capacity, FunnelCounts, Plan, Planner, Team, parse_horizon
+from salespilot.analytics.planner import (
+    RATE_SOURCES,
+    STEPS,
+    Capacity,
+    FunnelCounts,
+    Plan,
+    Planner,
+    Team,
+    parse_horizon,
+)
 from salespilot.engine.kpis import data_years_and_end
 from salespilot.errors import ParameterError
 from salespilot.settings import parse_reference_rates
@@ -15,7 +24,7 @@ from salespilot.store.query import ibis_backend
 if TYPE_CHECKING:
     from salespilot.engine.workspace import Workspace
 
-__all__ = ["Capacity", "Plan", "plan"]
+__all__ = ["RATE_SOURCES", "STEPS", "Capacity", "Plan", "parse_horizon", "plan"]
 
 FUNNEL_KPIS = ["leads", "lead_to_opportunity_rate", "opportunity_to_signature_rate", "average_deal_value"]
 
@@ -34,6 +43,7 @@ def plan(
     end: dt.date | None = None,
     deal_value: float | None = None,
     capacity: Capacity | None = None,
+    references: dict[str, float] | None = None,
 ) -> Plan:
     backward = revenue is not None or signatures is not None
     forward = calls is not None or leads is not None or team
@@ -68,7 +78,7 @@ def plan(
         capacity=capacity,
         team=_team(con, today),
         small_sample=int(settings["small_sample"]),
-        references=parse_reference_rates(settings["reference_rates"]),
+        references={**parse_reference_rates(settings["reference_rates"]), **_overrides(references)},
     )
     company, measured_deal_value = _counts(ws, start, end)
     if rates != "reference":
@@ -94,6 +104,14 @@ def plan(
         }
     )
     return result
+
+
+def _overrides(references: dict[str, float] | None) -> dict[str, float]:
+    """Reference rates given for this plan, checked as the ``reference_rates`` setting is."""
+    if not references:
+        return {}
+    checked = parse_reference_rates(",".join(f"{step}={rate!r}" for step, rate in references.items()))
+    return {step: checked[step] for step in references}
 
 
 def _year_before(end: dt.date) -> dt.date:

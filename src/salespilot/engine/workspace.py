@@ -26,6 +26,7 @@ from salespilot.store.asof import AsOfLens
 from salespilot.store.connection import open_store
 from salespilot.store.lens import Lens, LensedStore, with_lenses
 from salespilot.store.migrations import migrate
+from salespilot.store.slice import SLICE_DIMS, SliceLens
 from salespilot.store.status import status
 
 SPARK_PREFIX = "spark:"
@@ -83,7 +84,7 @@ class Workspace:
         self,
         path: str | os.PathLike[str],
         table: str | None = None,
-        mapping: str | os.PathLike[str] | Mapping | None = None,
+        mapping: str | os.PathLike[str] | Mapping | dict[str, Any] | None = None,
         progress: importing.Progress | None = None,
         exported_at: dt.datetime | str | None = None,
     ) -> importing.ImportResult:
@@ -91,9 +92,12 @@ class Workspace:
 
         ``exported_at`` (UTC): when the export was taken; the changes of opportunities it brings
         (stage, outcome, amount, expected close date) are recorded in the history at that time
-        (default: now). Importing successive exports in order builds the history ``as_of`` reads."""
+        (default: now). Importing successive exports in order builds the history ``as_of`` reads.
+
+        ``mapping``: a mapping file, a preset's name, a ``Mapping``, or a dict holding what a
+        mapping file holds (``{"table": ..., "columns": {canonical: source, ...}, "options": ...}``)."""
         self._writable_store("import files")
-        mapping_ref = mapping if isinstance(mapping, Mapping) or mapping is None else os.fspath(mapping)
+        mapping_ref = _mapping_ref(mapping)
         when = _instant(exported_at) if exported_at is not None else None
         return importing.import_file(self.store, Path(path), table, mapping_ref, progress, now=when)
 
@@ -101,13 +105,19 @@ class Workspace:
         self,
         path: str | os.PathLike[str],
         table: str | None = None,
-        mapping: str | os.PathLike[str] | Mapping | None = None,
+        mapping: str | os.PathLike[str] | Mapping | dict[str, Any] | None = None,
         rows: int = 20,
     ) -> dict[str, Any]:
         """What importing ``path`` would land, without writing: table, column mapping, the first
-        ``rows`` rows as they would land and the problems of the first batch."""
-        mapping_ref = mapping if isinstance(mapping, Mapping) or mapping is None else os.fspath(mapping)
-        return importing.preview_file(self.store, Path(path), table, mapping_ref, rows)
+        ``rows`` rows as they would land and the problems of the first batch (``mapping`` as for
+        ``import_file``)."""
+        return importing.preview_file(self.store, Path(path), table, _mapping_ref(mapping), rows)
+
+    @staticmethod
+    def inspect_file(path: str | os.PathLike[str], table: str | None = None) -> dict[str, Any]:
+        """A file before any mapping: format, columns, the table it is for (given or guessed,
+        else None) and that table's automatic mapping (canonical column: source column)."""
+        return importing.inspect_file(Path(path), table)
 
     def demo(self, size: str = "small", seed: int = 42, replace: bool = False) -> dict[str, int]:
         """Fill the store with the demo company; returns rows written per table."""
@@ -119,8 +129,15 @@ class Workspace:
         self._writable_store("report imports (see its manifest.json)")
         return status(self.store)
 
-    def rejects(self, import_id: int | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Rows set aside by an import (the last one by default)."""
+    def imports(self, limit: int | None = None, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """The imports, newest first (``limit`` of them from ``offset``), and how many there are:
+        id, table, file, mapping, times and counts (rows read, inserted, updated, unchanged,
+        rejected, warnings)."""
+        self._writable_store("list imports")
+        return importing.list_imports(self.store, limit, offset)
+
+    def rejects(self, import_id: int | None = None, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Rows set aside by an import (the last one by default), by row, ``limit`` from ``offset``."""
         self._writable_store("list rejects")
         if import_id is None:
             import_id = self.store.scalar("SELECT max(import_id) FROM imports")
@@ -132,12 +149,15 @@ class Workspace:
             raise ParameterError(f"There is no import {import_id} in {self.label}: {known} (see salespilot status).")
         sql = (
             "SELECT import_id, file, row_number, column_name, value, reason FROM import_rejects "
-            "WHERE import_id = ? ORDER BY row_number NULLS LAST"
+            "WHERE import_id = ? ORDER BY row_number NULLS LAST, column_name"
         )
         params: list[Any] = [import_id]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
+        if offset:
+            sql += " OFFSET ?"
+            params.append(offset)
         keys = ("import_id", "file", "row", "column", "value", "reason")
         return [dict(zip(keys, r, strict=True)) for r in self.store.fetchall(sql, params)]
 
@@ -223,9 +243,12 @@ class Workspace:
         end: dt.date | str | None = None,
         deal_value: float | None = None,
         capacity: planning.Capacity | None = None,
+        references: dict[str, float] | None = None,
     ) -> planning.Plan:
         """The funnel planner (docs/planner.md): backward from ``revenue`` or ``signatures`` to the
-        volumes and headcount needed, or forward from ``calls``, ``leads`` or today's ``team``."""
+        volumes and headcount needed, or forward from ``calls``, ``leads`` or today's ``team``.
+        ``references``: reference rates for this plan only (steps call_to_lead, lead_to_opportunity,
+        opportunity_to_signature), over those of the ``reference_rates`` setting."""
         return planning.plan(
             self,
             revenue=revenue,
@@ -239,6 +262,7 @@ class Workspace:
             end=_date(end, "--to"),
             deal_value=deal_value,
             capacity=capacity,
+            references=references,
         )
 
     def funnel(
@@ -473,6 +497,16 @@ class Workspace:
         view.store = with_lenses(self.store, *lenses)
         return view
 
+    def sliced(self, filters: dict[str, str]) -> Workspace:
+        """This workspace narrowed to the dashboard's filters (``rep``, ``team``, ``channel``,
+        ``segment``; ``SliceLens``), as a read-only view: the funnel, the pipeline, losses, the
+        team's scorecards... then hold only that slice. Composes with a user's scope (AND)."""
+        wrong = [key for key in filters if key not in SLICE_DIMS]
+        if wrong:
+            raise ParameterError(f"Parameter {wrong[0]}: not a filter; expected one of {', '.join(SLICE_DIMS)}.")
+        chosen = {key: str(value) for key, value in filters.items() if value}
+        return self.lensed(SliceLens(**chosen)) if chosen else self.lensed()
+
     def for_user(self, user: access.User) -> Workspace:
         """This workspace as ``user`` may see it (docs/access.md), as a read-only view: everything
         for an admin or a viewer; for a manager or a rep, only their records through their scope
@@ -577,8 +611,21 @@ class Workspace:
 
 
 _WRITES = frozenset(
-    {"import files", "hold the demo company", "change settings", "manage users", "list users", "sign users in"}
+    {
+        "import files",
+        "hold the demo company",
+        "change settings",
+        "manage users",
+        "list users",
+        "sign users in",
+        "list imports",
+    }
 )
+
+
+def _mapping_ref(mapping: str | os.PathLike[str] | Mapping | dict[str, Any] | None) -> str | Mapping | None:
+    found = importing.mapping_of(mapping if isinstance(mapping, Mapping | dict) or mapping is None else str(mapping))
+    return found if isinstance(found, Mapping) or found is None else os.fspath(found)
 
 
 def _instant(value: dt.datetime | str) -> dt.datetime:

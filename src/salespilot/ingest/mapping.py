@@ -138,6 +138,12 @@ def parse_mapping(text: str, origin: str) -> Mapping:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         raise MappingError(f"Mapping {origin} is not valid YAML{where}: {getattr(exc, 'problem', exc)}.") from None
+    return mapping_from_data(data, origin)
+
+
+def mapping_from_data(data: Any, origin: str) -> Mapping:
+    """A mapping from its content already parsed (a mapping file's YAML, or the same as JSON):
+    the keys table, options, columns and description, checked as a file's are."""
     if not isinstance(data, dict):
         raise MappingError(f"Mapping {origin} must be a YAML mapping with keys {', '.join(_TOP_KEYS)}.")
     for key in data:
@@ -259,15 +265,21 @@ def guess_table(file_name: str, source_columns: list[str]) -> str | None:
     return None
 
 
+def automatic_specs(table: Table, source_columns: list[str]) -> dict[str, ColumnSpec]:
+    """The automatic mapping: each canonical column fed by the source column named like it."""
+    by_norm = {normalize_name(c): c for c in source_columns}
+    return {
+        c.name: ColumnSpec(c.name, source=by_norm[normalize_name(c.name)])
+        for c in table.columns
+        if normalize_name(c.name) in by_norm
+    }
+
+
 def resolve(mapping: Mapping | None, table: Table, source_columns: list[str], file: str) -> dict[str, ColumnSpec]:
     """The column specs to use for ``table``, checked against the file's columns."""
     by_norm = {normalize_name(c): c for c in source_columns}
     if mapping is None or not mapping.columns:
-        specs = {
-            c.name: ColumnSpec(c.name, source=by_norm[normalize_name(c.name)])
-            for c in table.columns
-            if normalize_name(c.name) in by_norm
-        }
+        specs = automatic_specs(table, source_columns)
         origin = "the automatic mapping (source columns named like canonical ones)"
     else:
         specs = dict(mapping.columns)

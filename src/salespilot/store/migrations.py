@@ -54,8 +54,7 @@ def _refuse_foreign(store: Store) -> None:
     others = [
         str(name)
         for (name,) in store.fetchall(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-            "ORDER BY table_name"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"
         )
     ]
     if others:

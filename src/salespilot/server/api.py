@@ -1,0 +1,138 @@
+"""The REST API's own routes (``/api/v1``): who am I, the KPI catalogue, a KPI's values and the
+rows behind it, the funnel, the pipeline and the users. Every page's view is also served as JSON
+at ``/api/v1/pages/<page>`` (salespilot.server.app). Lists carry ``items``, ``total``, ``limit``
+and ``offset``."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from salespilot.errors import Forbidden, ParameterError
+from salespilot.server.context import Context
+from salespilot.server.filters import kpi_dims, parse
+from salespilot.server.tables import Column, Table, to_csv
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses and dates as JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: plain(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN is not JSON
+        return None
+    if isinstance(value, dt.date):  # datetimes too
+        return value.isoformat()
+    return value
+
+
+def listing(items: list[Any], total: int | None = None, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+    return {
+        "items": items,
+        "total": len(items) if total is None else total,
+        "limit": len(items) if limit is None else limit,
+        "offset": offset,
+    }
+
+
+def page_bounds(limit: int, offset: int) -> None:
+    if not 1 <= limit <= 1000:
+        raise ParameterError(f"Parameter limit: expected 1 to 1000 (got {limit}).")
+    if offset < 0:
+        raise ParameterError(f"Parameter offset: expected 0 or more (got {offset}).")
+
+
+def routes(app: FastAPI, ctx: Context) -> None:
+    catalogue = ctx.catalogue
+
+    @app.get("/api/v1/me")
+    def me(request: Request) -> dict[str, Any]:
+        user, _ = ctx.current(request)
+        return user.as_dict()
+
+    @app.get("/api/v1/kpis")
+    def kpi_catalogue(request: Request) -> dict[str, Any]:
+        ctx.current(request)
+        items = [
+            {
+                "name": k.name,
+                "label_en": k.label_en,
+                "label_fr": k.label_fr,
+                "description": k.description,
+                "unit": k.unit,
+                "direction": k.direction,
+                "dimensions": list(k.dimensions),
+            }
+            for k in catalogue.kpis.values()
+        ]
+        return listing(items)
+
+    @app.get("/api/v1/kpis/{name}")
+    def kpi_values(request: Request, name: str) -> dict[str, Any]:
+        user, _ = ctx.current(request)
+        f = parse(request)
+        dims = kpi_dims(catalogue, name, f.dims)
+        with ctx.scoped(user) as ws:
+            rows = ws.kpi([name], grain=f.grain, filters=dims, start=f.start, end=f.end, output="rows")
+        return listing(plain(rows))
+
+    @app.get("/api/v1/kpis/{name}/rows")
+    def kpi_rows(request: Request, name: str, limit: int = 200, offset: int = 0) -> dict[str, Any]:
+        user, _ = ctx.current(request)
+        page_bounds(limit, offset)
+        f = parse(request)
+        dims = kpi_dims(catalogue, name, f.dims)
+        with ctx.scoped(user) as ws:
+            found = ws.kpi_rows(name, filters=dims, start=f.start, end=f.end, limit=offset + limit)
+        items = plain(list(found.get("rows", []))[offset:])
+        return {**{k: v for k, v in found.items() if k != "rows"}, "items": items, "limit": limit, "offset": offset}
+
+    @app.get("/export/kpis/{name}/rows.csv")
+    def export_rows(request: Request, name: str) -> Response:
+        """The rows behind a KPI as CSV (up to 100,000), in the user's scope, safe to open in a spreadsheet."""
+        user, _ = ctx.current(request)
+        f = parse(request)
+        dims = kpi_dims(catalogue, name, f.dims)
+        with ctx.scoped(user) as ws:
+            found = ws.kpi_rows(name, filters=dims, start=f.start, end=f.end, limit=100_000)
+        rows = list(found.get("rows", []))
+        table = Table("rows", name, [Column(k, k) for k in (rows[0] if rows else {})], rows)
+        disposition = f'attachment; filename="{name}-rows.csv"'
+        return Response(
+            to_csv(table), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition}
+        )
+
+    @app.get("/api/v1/funnel")
+    def funnel(request: Request) -> dict[str, Any]:
+        user, _ = ctx.current(request)
+        f = parse(request)
+        with ctx.scoped(user, f.dims) as ws:
+            periods = ws.funnel(grain=f.grain, start=f.start, end=f.end)
+        return listing([plain(p) for p in periods])
+
+    @app.get("/api/v1/pipeline")
+    def pipeline(request: Request) -> dict[str, Any]:
+        user, _ = ctx.current(request)
+        f = parse(request)
+        with ctx.scoped(user, f.dims) as ws:
+            stuck = ws.stuck_deals()
+            durations = ws.stage_durations()
+        stages = {"stages": durations.stages, "cycle": durations.cycle, "data_end": durations.data_end}
+        return {"stuck_deals": {"items": plain(stuck), "total": len(stuck)}, "stage_durations": plain(stages)}
+
+    @app.get("/api/v1/users")
+    def users(request: Request, limit: int = 200, offset: int = 0) -> dict[str, Any]:
+        user, _ = ctx.current(request)
+        page_bounds(limit, offset)
+        if user.role != "admin":
+            raise Forbidden("Only an admin may list users.")
+        with ctx.lock:
+            items = [u.as_dict() for u in ctx.workspace.users()]
+        return listing(items[offset : offset + limit], len(items), limit, offset)

@@ -1,0 +1,84 @@
+"""The dashboard's pages. Each page module defines ``PAGE``: its path, titles, texts and a
+``build`` function that turns the user's (scoped, filtered) workspace into a ``View``: the HTML
+content, the tables and the data. One view serves three faces:
+
+* ``GET <path>``: the page (navigation, filter bar, content), in the user's language;
+* ``GET /api/v1/pages/<name>``: the same view as JSON (its tables and data);
+* ``GET /export/<name>/<table>.csv`` and ``.xlsx``: one of its tables for a spreadsheet.
+
+A page may add routes of its own (forms that write) with ``routes(app, ctx)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+
+from salespilot.engine.workspace import Workspace
+from salespilot.server.context import Context, Viewer
+from salespilot.server.filters import Filters
+from salespilot.server.tables import Table
+
+
+@dataclass
+class View:
+    content: str
+    tables: list[Table] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    status: int = 200  # e.g. 400 when the page shows the user's input error beside its form
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """What a page's ``build`` gets: the workspace as the user may see it, who they are, the filters."""
+
+    ws: Workspace
+    viewer: Viewer
+    filters: Filters
+    ctx: Context
+    currency: str
+    params: Mapping[str, str]  # the query string and the path's parameters
+
+    @property
+    def lang(self) -> str:
+        return self.viewer.lang
+
+    @property
+    def t(self) -> dict[str, str]:
+        return self.viewer.t
+
+    def export(self, table: str, page: str) -> str:
+        return f"/export/{page}/{table}"
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    path: str
+    title: dict[str, str]
+    build: Callable[[PageQuery], View]
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    filters: tuple[str, ...] = ("rep", "team", "channel", "segment")
+    slice: bool = True  # apply the filters as a lens (pages whose engine calls take no filters)
+    admin: bool = False  # only admins see it (and its link)
+    nav: bool = True
+    routes: Callable[[FastAPI, Context], None] | None = None
+
+
+def registry() -> list[Page]:
+    """Every page, in the navigation's order."""
+    from salespilot.server.pages import customers, funnel, imports, kpi, overview, pipeline, planner, settings
+
+    return [
+        overview.PAGE,
+        funnel.PAGE,
+        pipeline.PAGE,
+        customers.PAGE,
+        planner.PAGE,
+        imports.PAGE,
+        settings.PAGE,
+        kpi.PAGE,
+    ]

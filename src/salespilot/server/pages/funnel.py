@@ -1,0 +1,92 @@
+"""The funnel: each step's volume and conversion to the next, with its 95% interval, the
+reference it is compared with and the lever to pull. The last period whose conversions have had
+time to mature is shown first; every period is in the table."""
+
+from __future__ import annotations
+
+import html
+
+from salespilot.server import charts, formats
+from salespilot.server.layout import flag_text
+from salespilot.server.pages import Page, PageQuery, View
+from salespilot.server.tables import Column, Table
+
+TEXT = {
+    "en": {
+        "step": "Step",
+        "next": "Next step",
+        "volume": "Volume",
+        "rate": "Conversion",
+        "ci_low": "95% low",
+        "ci_high": "95% high",
+        "reference": "Reference",
+        "lever": "Lever",
+        "steps": "Steps by period",
+        "below": "below reference",
+    },
+    "fr": {
+        "step": "Étape",
+        "next": "Étape suivante",
+        "volume": "Volume",
+        "rate": "Conversion",
+        "ci_low": "Borne basse 95 %",
+        "ci_high": "Borne haute 95 %",
+        "reference": "Référence",
+        "lever": "Levier",
+        "steps": "Étapes par période",
+        "below": "sous la référence",
+    },
+}
+
+
+def build(q: PageQuery) -> View:
+    t, lang, f = q.t, q.lang, q.filters
+    periods = q.ws.funnel(grain=f.grain, start=f.start, end=f.end)
+    table = Table(
+        "steps",
+        t["steps"],
+        [
+            Column("period", t["period"]),
+            Column("step", t["step"]),
+            Column("next_step", t["next"]),
+            Column("volume", t["volume"], "count"),
+            Column("rate", t["rate"], "rate"),
+            Column("ci_low", t["ci_low"], "rate"),
+            Column("ci_high", t["ci_high"], "rate"),
+            Column("reference", t["reference"], "rate"),
+            Column("lever", t["lever"]),
+            Column("flags", t["flags"]),
+        ],
+    )
+    for p in periods:
+        for s in p.steps:
+            row = {k: getattr(s, k) for k in ("step", "next_step", "volume", "rate", "ci_low", "ci_high")}
+            row.update(period=str(p.period), reference=s.reference, lever=s.lever, flags=", ".join(s.flags))
+            table.rows.append(row)
+    if not periods:
+        return View(f"<p>{t['empty']}</p>", [table])
+    last = periods[-1]
+    steps = [(s.step, None if s.volume is None else float(s.volume)) for s in last.steps]
+    rates = [formats.percent(s.rate, lang) for s in last.steps if s.next_step]
+    chart = charts.funnel(steps, f"{t['steps']} {last.period}", lambda v: formats.number(v, lang), rates)
+    rows = "".join(
+        f"<tr><td>{html.escape(s.step)} → {html.escape(s.next_step or '')}</td>"
+        f'<td class="sp-u-count" data-value="{s.volume}">{formats.number(s.volume, lang)}</td>'
+        f'<td class="sp-u-rate">{formats.percent(s.rate, lang)} [{formats.percent(s.ci_low, lang)}, '
+        f"{formats.percent(s.ci_high, lang)}]</td>"
+        f'<td class="sp-u-rate">{formats.percent(s.reference, lang)}'
+        f"{' <span class=sp-flag>' + t['below'] + '</span>' if s.below_reference else ''}</td>"
+        f"<td>{html.escape(s.lever or '')}</td>"
+        f'<td class="sp-flag">{html.escape(flag_text(t, s.flags))}</td></tr>'
+        for s in last.steps
+        if s.next_step
+    )
+    head = "".join(f"<th>{t[k]}</th>" for k in ("step", "volume", "rate", "reference", "lever", "flags"))
+    content = (
+        f"<h2>{html.escape(str(last.period))}</h2>{chart}"
+        f'<table class="sp-table" id="last"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    )
+    return View(content, [table])
+
+
+PAGE = Page(name="funnel", path="/funnel", title={"en": "Funnel", "fr": "Entonnoir"}, build=build, texts=TEXT)

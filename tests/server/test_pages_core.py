@@ -1,0 +1,109 @@
+"""The page framework over real HTTP: a KPI's page (definition, values, the rows behind the
+clicked number), every page's view as JSON, table exports in the user's scope, the language
+switch, and errors shown as a page rather than a traceback."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+from openpyxl import load_workbook
+from tests.server.conftest import PASSWORD
+
+
+def _get(server: dict[str, Any], path: str, role: str = "admin", **params: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {server['tokens'][role]}"}
+    return httpx.get(server["url"] + path, headers=headers, params=params, timeout=60)
+
+
+def _table(view: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in view["tables"] if t["name"] == name)
+
+
+def test_a_click_on_a_number_shows_its_definition_and_the_rows_behind_it(server: dict[str, Any]) -> None:
+    overview = _get(server, "/")
+    link = re.search(r'data-kpi="signatures".*?<a class="sp-number" href="([^"]+)"', overview.text, re.S)
+    assert link is not None
+    href = link.group(1).replace("&amp;", "&")
+    assert href.startswith("/kpi/signatures?") and "rows_from=" in href and "rows_to=" in href
+    path, _, query = href.partition("?")
+    params = dict(parse_qsl(query))
+    page = _get(server, path, **params)
+    assert page.status_code == 200 and 'id="definition"' in page.text and "svg" in page.text
+    view = _get(server, "/api/v1/pages" + path, **params).json()
+    series = _table(view, "series")["items"]
+    rows = _table(view, "rows")
+    # the rows behind the clicked (last) period add up to its value: one won deal per signature
+    assert rows["total"] == series[-1]["value"] > 0
+    assert len({r["opportunity_id"] for r in rows["items"]}) == rows["total"]
+
+
+def test_the_rows_behind_a_number_stay_in_the_reps_scope(server: dict[str, Any]) -> None:
+    view = _get(server, "/api/v1/pages/kpi/opportunities", role="rep").json()
+    ids = {r["opportunity_id"] for r in _table(view, "rows")["items"]}
+    assert ids and ids <= server["own_ids"]
+    other = _get(server, "/api/v1/pages/kpi/opportunities", role="rep", rep=server["other"]).json()
+    assert _table(other, "rows")["total"] == 0  # a filter cannot widen the scope
+
+
+def test_page_tables_export_to_xlsx_and_csv_in_scope(server: dict[str, Any]) -> None:
+    view = _get(server, "/api/v1/pages/pipeline", role="rep").json()
+    stuck = _table(view, "stuck")
+    assert {r["opportunity_id"] for r in stuck["items"]} == server["stuck_all"] & server["own_ids"]
+    xlsx = _get(server, "/export/pipeline/stuck.xlsx", role="rep")
+    assert xlsx.status_code == 200 and "attachment" in xlsx.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    exported = [row for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert sorted(str(r[0]) for r in exported) == sorted(r["opportunity_id"] for r in stuck["items"])
+    csv_file = _get(server, "/export/pipeline/stages.csv")
+    assert csv_file.status_code == 200 and csv_file.content.startswith(b"\xef\xbb\xbf")
+    missing = _get(server, "/export/pipeline/nothing.csv")
+    assert missing.status_code == 400 and "stuck" in missing.json()["error"]["message"]
+    assert _get(server, "/export/pipeline/stuck.pdf").json()["error"]["code"] == "ParameterError"
+
+
+def test_every_page_answers_as_json_with_tables(server: dict[str, Any]) -> None:
+    for name in ("overview", "funnel", "pipeline"):
+        response = _get(server, f"/api/v1/pages/{name}", grain="quarter")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["page"] == name and body["tables"] and all("columns" in t for t in body["tables"])
+    headline = _table(_get(server, "/api/v1/pages/overview").json(), "headline")["items"]
+    assert len(headline) == 6
+
+
+def test_the_funnel_obeys_the_filters(server: dict[str, Any]) -> None:
+    whole = _table(_get(server, "/api/v1/pages/funnel", grain="year").json(), "steps")["items"]
+    narrowed = _table(_get(server, "/api/v1/pages/funnel", grain="year", segment="smb").json(), "steps")["items"]
+    first = [r["volume"] for r in whole if r["step"] == "lead"]
+    smb = [r["volume"] for r in narrowed if r["step"] == "lead"]
+    assert sum(smb) < sum(first)
+    nobody = _table(_get(server, "/api/v1/pages/funnel", grain="year", rep="nobody").json(), "steps")["items"]
+    assert all(not r["volume"] for r in nobody)
+
+
+def test_the_language_switch_needs_the_csrf_token(server: dict[str, Any]) -> None:
+    with httpx.Client(base_url=server["url"], follow_redirects=False, timeout=60) as client:
+        client.post("/login", data={"email": "rep@example.com", "password": PASSWORD})
+        page = client.get("/funnel")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None and 'lang="fr"' in page.text
+        forged = client.post("/language", data={"language": "en", "csrf": "forged", "back": "/funnel"})
+        assert forged.status_code == 403
+        done = client.post("/language", data={"language": "en", "csrf": csrf.group(1), "back": "/funnel"})
+        assert done.status_code == 303 and done.headers["location"] == "/funnel"
+        assert 'lang="en"' in client.get("/funnel").text
+        away = client.post("/language", data={"language": "fr", "csrf": csrf.group(1), "back": "//evil.example"})
+        assert away.headers["location"] == "/"  # never redirected off the site
+        assert 'lang="fr"' in client.get("/").text
+
+
+def test_a_bad_parameter_on_a_page_is_an_error_page(server: dict[str, Any]) -> None:
+    response = _get(server, "/funnel", grain="week")
+    assert response.status_code == 400 and "text/html" in response.headers["content-type"]
+    assert "Parameter grain" in response.text
+    unknown = _get(server, "/kpi/nonsense")
+    assert unknown.status_code == 400 and "Unknown KPI" in unknown.text

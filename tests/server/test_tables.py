@@ -1,0 +1,70 @@
+"""Page tables: HTML cells formatted for the language, CSV and XLSX exports that a spreadsheet
+cannot run as formulas, numbers kept as numbers."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from openpyxl import load_workbook
+
+from salespilot.server.tables import Column, Table, cell_text, to_csv, to_html, to_xlsx
+
+HOSTILE = ["=1+2", "+cmd", "-2+3", "@SUM(A1)", "\tx", "plain"]
+
+
+def _table() -> Table:
+    rows = [{"name": text, "n": i, "rate": 0.25, "day": dt.date(2026, 5, 1)} for i, text in enumerate(HOSTILE)]
+    columns = [
+        Column("name", "=Name"),
+        Column("n", "N", "count"),
+        Column("rate", "Rate", "rate"),
+        Column("day", "Day", "date"),
+    ]
+    return Table("t", "Title: [x]", columns, rows)
+
+
+def test_csv_cells_that_start_a_formula_are_text() -> None:
+    data = to_csv(_table())
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0] == ["'=Name", "N", "Rate", "Day"]
+    assert [r[0] for r in rows[1:]] == ["'=1+2", "'+cmd", "'-2+3", "'@SUM(A1)", "'\tx", "plain"]
+    assert [r[1] for r in rows[1:]] == ["0", "1", "2", "3", "4", "5"]  # numbers as they are
+    assert rows[1][3] == "2026-05-01"
+
+
+def test_xlsx_text_is_never_a_formula_and_numbers_stay_numbers() -> None:
+    book = load_workbook(io.BytesIO(to_xlsx(_table())))
+    sheet = book.active
+    assert sheet.title == "Title x"  # characters a sheet name may not hold are dropped
+    assert sheet["A1"].value == "=Name" and sheet["A1"].data_type == "s"
+    for index, text in enumerate(HOSTILE, start=2):
+        cell = sheet.cell(row=index, column=1)
+        assert cell.value == text and cell.data_type == "s"  # shown as written, never evaluated
+        assert sheet.cell(row=index, column=2).value == index - 2
+        assert sheet.cell(row=index, column=2).data_type == "n"
+    assert sheet["C2"].value == 0.25
+    assert sheet["D2"].value.date() == dt.date(2026, 5, 1)
+
+
+def test_html_formats_for_the_language_and_escapes() -> None:
+    table = Table(
+        "t", "<b>", [Column("name", "Name"), Column("rate", "Rate", "rate")], [{"name": "<script>", "rate": 0.125}]
+    )
+    fr = to_html(table, "fr", "EUR", "/export/p/t", "grain=month&segment=smb")
+    assert "<script>" not in fr and "&lt;script&gt;" in fr and "&lt;b&gt;" in fr
+    assert "12,5\u00a0%" in fr and 'data-value="0.125"' in fr
+    assert 'href="/export/p/t.csv?grain=month&amp;segment=smb"' in fr
+    assert "12.5%" in to_html(table, "en", "EUR")
+
+
+def test_cell_text_units() -> None:
+    assert cell_text(None, "count", "en", "EUR") == "–"
+    assert cell_text(float("nan"), "rate", "en", "EUR") == "–"
+    assert cell_text(1234, "count", "en", "EUR") == "1,234"
+    assert cell_text(1234.5, "currency", "fr", "EUR") == "1\u202f235\u00a0€"
+    assert cell_text(12.0, "days", "en", "EUR") == "12 days"
+    assert cell_text(dt.date(2026, 1, 31), "date", "fr", "EUR") == "31 janv. 2026"
+    assert cell_text("x", "text", "en", "EUR") == "x"
