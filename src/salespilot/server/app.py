@@ -151,7 +151,8 @@ def _page_routes(app: FastAPI, ctx: Context, page: Page, pages: list[Page]) -> N
         t = viewer.t
         links = [(p.path, p.title.get(viewer.lang, p.title["en"])) for p in pages if p.nav and _visible(p, viewer)]
         top = layout.nav(t, viewer.csrf, links, request.url.path, viewer.lang)
-        bar = layout.filter_form(t, parse(request), page.filters) if page.filters else ""
+        keep = {k: request.query_params[k] for k in page.params if request.query_params.get(k)}
+        bar = layout.filter_form(t, parse(request), page.filters, keep) if page.filters else ""
         content = view.content if view.content.startswith("<main") else f'<main class="sp-main">{view.content}</main>'
         title = page.title.get(viewer.lang, page.title["en"])
         return HTMLResponse(layout.document(title, top + bar + content, viewer.lang), status_code=view.status)

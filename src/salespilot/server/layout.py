@@ -4,7 +4,7 @@ shared by the pages in English and French, and the HTML document around a page's
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 
 from salespilot.server.filters import FILTER_DIMS, GRAINS, Filters
@@ -131,17 +131,22 @@ def nav(t: dict[str, str], csrf: str | None, links: Sequence[tuple[str, str]], h
     )
 
 
-def filter_form(t: dict[str, str], f: Filters, dims: Sequence[str] = FILTER_DIMS) -> str:
-    """The filter bar; a GET form, so the URL keeps the filters."""
+def filter_form(
+    t: dict[str, str], f: Filters, dims: Sequence[str] = FILTER_DIMS, keep: Mapping[str, str] | None = None
+) -> str:
+    """The filter bar; a GET form, so the URL keeps the filters (and ``keep``: the page's own parameters)."""
     grains = "".join(f'<option value="{g}"{" selected" if g == f.grain else ""}>{t[g]}</option>' for g in GRAINS)
     fields = "".join(f'<label>{t[d]} <input name="{d}" value="{html.escape(f.dims.get(d, ""))}"></label>' for d in dims)
     start = f.start.isoformat() if f.start else ""
     end = f.end.isoformat() if f.end else ""
+    hidden = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in (keep or {}).items()
+    )
     return (
         f'<form class="sp-filters" method="get"><label>{t["grain"]} <select name="grain">{grains}</select></label>'
         f'<label>{t["from"]} <input type="date" name="from" value="{start}"></label>'
         f'<label>{t["to"]} <input type="date" name="to" value="{end}"></label>{fields}'
-        f"<button>{t['apply']}</button></form>"
+        f"{hidden}<button>{t['apply']}</button></form>"
     )
 
 

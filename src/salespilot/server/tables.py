@@ -74,9 +74,16 @@ def cell_text(value: Any, unit: str, lang: str, currency: str) -> str:
 
 
 def to_html(
-    table: Table, lang: str, currency: str, export: str | None = None, query: str = "", limit: int = 200
+    table: Table,
+    lang: str,
+    currency: str,
+    export: str | None = None,
+    query: str = "",
+    limit: int = 200,
+    folded: str | None = None,
 ) -> str:
-    """The table as HTML (numbers right-aligned, raw value in ``data-value``), with export links."""
+    """The table as HTML (numbers right-aligned, raw value in ``data-value``), with export links;
+    ``folded``: the table is closed under that summary line until the user opens it."""
     head = "".join(f'<th class="sp-u-{c.unit}">{html.escape(c.label)}</th>' for c in table.columns)
     body = []
     for row in table.rows[:limit]:
@@ -96,11 +103,14 @@ def to_html(
         )
     shown = len(table.rows)
     more = f'<p class="sp-more">{shown - limit} …</p>' if shown > limit else ""
-    return (
-        f'<section class="sp-section" id="{html.escape(table.name)}"><h2>{html.escape(table.title)}</h2>{links}'
+    grid = (
         f'<div class="sp-scroll"><table class="sp-table" data-table="{html.escape(table.name)}"><thead><tr>{head}'
-        f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>{more}</section>"
+        f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>{more}"
     )
+    if folded is not None:
+        grid = f'<details class="sp-fold"><summary>{html.escape(folded)}</summary>{grid}</details>'
+    heading = f"<h2>{html.escape(table.title)}</h2>"
+    return f'<section class="sp-section" id="{html.escape(table.name)}">{heading}{links}{grid}</section>'
 
 
 def to_csv(table: Table) -> bytes:

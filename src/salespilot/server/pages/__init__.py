@@ -62,6 +62,7 @@ class Page:
     build: Callable[[PageQuery], View]
     texts: dict[str, dict[str, str]] = field(default_factory=dict)
     filters: tuple[str, ...] = ("rep", "team", "channel", "segment")
+    params: tuple[str, ...] = ()  # the page's own query parameters, kept when the filter bar is applied
     slice: bool = True  # apply the filters as a lens (pages whose engine calls take no filters)
     admin: bool = False  # only admins see it (and its link)
     nav: bool = True
@@ -70,12 +71,13 @@ class Page:
 
 def registry() -> list[Page]:
     """Every page, in the navigation's order."""
-    from salespilot.server.pages import customers, funnel, imports, kpi, overview, pipeline, planner, settings
+    from salespilot.server.pages import customers, funnel, imports, kpi, losses, overview, pipeline, planner, settings
 
     return [
         overview.PAGE,
         funnel.PAGE,
         pipeline.PAGE,
+        losses.PAGE,
         customers.PAGE,
         planner.PAGE,
         imports.PAGE,
