@@ -39,3 +39,21 @@ def test_overview_in_chromium(server: dict[str, Any], browser: Any) -> None:
     assert page.locator("[data-table=stuck] tbody tr").count() > 0
     screenshot(page, "pipeline")
     assert not page.errors, page.errors
+
+
+def test_every_page_loads_on_a_phone_without_errors(server: dict[str, Any], browser: Any) -> None:
+    from salespilot.server.pages import registry
+
+    page = sign_in(browser, server["url"], "admin@example.com", width=390)
+    paths = [p.path for p in registry() if p.nav]
+    assert {"/losses", "/team"} <= set(paths)
+    for path in paths:
+        response = page.goto(server["url"] + path)
+        assert response is not None and response.status == 200, path
+        assert page.locator("svg.sp-chart, form").count() > 0, path
+        # nothing wider than the screen but the tables, which scroll in their own box
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1, (path, width)
+        screenshot(page, "phone" + path.replace("/", "-"))
+    assert not page.errors, page.errors
+    page.close()

@@ -71,13 +71,25 @@ class Page:
 
 def registry() -> list[Page]:
     """Every page, in the navigation's order."""
-    from salespilot.server.pages import customers, funnel, imports, kpi, losses, overview, pipeline, planner, settings
+    from salespilot.server.pages import (
+        customers,
+        funnel,
+        imports,
+        kpi,
+        losses,
+        overview,
+        pipeline,
+        planner,
+        settings,
+        team,
+    )
 
     return [
         overview.PAGE,
         funnel.PAGE,
         pipeline.PAGE,
         losses.PAGE,
+        team.PAGE,
         customers.PAGE,
         planner.PAGE,
         imports.PAGE,

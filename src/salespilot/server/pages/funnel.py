@@ -84,7 +84,8 @@ def build(q: PageQuery) -> View:
     head = "".join(f"<th>{t[k]}</th>" for k in ("step", "volume", "rate", "reference", "lever", "flags"))
     content = (
         f"<h2>{html.escape(str(last.period))}</h2>{chart}"
-        f'<table class="sp-table" id="last"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+        f'<div class="sp-scroll"><table class="sp-table" id="last"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
     )
     return View(content, [table])
 

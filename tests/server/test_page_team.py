@@ -1,0 +1,131 @@
+"""The team page over real HTTP: each rep's signatures and revenue checked against plain SQL, the
+top quartile recomputed with the standard library (linear interpolation, type 7), ranks, the
+gap's parts adding up, a rep's scope (their own card only, whatever the filter), wrong
+parameters, exports, and the page in Chromium in both languages."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from typing import Any
+
+import httpx
+from tests.server.conftest import screenshot, sign_in
+from tests.server.test_page_customers import BASE, FX
+
+from salespilot.engine.workspace import Workspace
+
+
+def _get(server: dict[str, Any], path: str, user: str = "admin", **params: str) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {server['tokens'][user]}"}
+    return httpx.get(server["url"] + path, headers=headers, params=params, timeout=120)
+
+
+def _view(server: dict[str, Any], user: str = "admin", **params: str) -> dict[str, Any]:
+    response = _get(server, "/api/v1/pages/team", user, **params)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _items(view: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return list(next(t for t in view["tables"] if t["name"] == name)["items"])
+
+
+def _sql(server: dict[str, Any], query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    with Workspace(server["db"]) as ws:
+        return list(ws.sql(query, params or []).to_pylist())
+
+
+def test_signatures_and_revenue_per_rep_match_sql(server: dict[str, Any]) -> None:
+    start, end = "2025-01-01", "2025-03-31"
+    view = _view(server, role="ae", grain="quarter", **{"from": start, "to": end})
+    cards = _items(view, "scorecards")
+    assert cards and {c["period"] for c in cards} == {"2025-Q1"} and {c["role"] for c in cards} == {"ae"}
+    want = {
+        r["owner_id"]: r
+        for r in _sql(
+            server,
+            f"SELECT o.owner_id, count(*) AS n, sum({BASE}) AS revenue FROM opportunities o {FX} "
+            "WHERE o.outcome = 'won' AND CAST(o.closed_at AS DATE) BETWEEN ? AND ? GROUP BY 1",
+            [start, end],
+        )
+    }
+    assert any(c["rep"] in want for c in cards)
+    for card in cards:
+        row = want.get(card["rep"], {"n": 0, "revenue": 0.0})
+        assert card["signatures"] == row["n"], card["rep"]
+        assert math.isclose(card["revenue"], row["revenue"] or 0.0, abs_tol=0.01 * (row["n"] + 1)), card["rep"]
+
+
+def test_top_quartile_and_ranks_among_the_peers(server: dict[str, Any]) -> None:
+    view = _view(server, role="ae", measure="revenue", grain="quarter", **{"from": "2025-01-01", "to": "2025-03-31"})
+    rows = _items(view, "versus")
+    values = [r["value"] for r in rows if r["value"] is not None]
+    assert len(values) >= 4
+    top = statistics.quantiles(values, n=4, method="inclusive")[2]
+    for r in rows:
+        assert math.isclose(r["top_quartile"], top, rel_tol=1e-9)
+        assert math.isclose(r["gap"], r["value"] - top, abs_tol=1e-6)
+        assert r["rank"] == 1 + sum(v > r["value"] for v in values)
+        assert r["peers"] == len(rows)
+
+
+def test_the_gap_parts_add_up_to_the_gap(server: dict[str, Any]) -> None:
+    view = _view(server)
+    gaps = _items(view, "gaps")
+    parts = _items(view, "parts")
+    assert gaps
+    for g in gaps:
+        own = [p["contribution"] for p in parts if p["rep"] == g["rep"]]
+        assert own and math.isclose(sum(own), g["gap"], abs_tol=0.01)
+        assert math.isclose(g["gap"], g["revenue"] - g["benchmark_revenue"], abs_tol=0.01)
+
+
+def test_a_rep_sees_only_their_own_card(server: dict[str, Any]) -> None:
+    view = _view(server, "rep")
+    for name in ("versus", "scorecards", "gaps", "parts"):
+        reps = {r["rep"] for r in _items(view, name)}
+        assert reps == {server["rep"]}, name
+    assert "team-scoped" in _get(server, "/team", "rep").text
+    other = _view(server, "rep", rep=server["other"])
+    assert all(_items(other, name) == [] for name in ("versus", "scorecards", "gaps", "parts"))
+    text = _get(server, "/export/team/scorecards.csv", "rep").content.decode("utf-8-sig")
+    ids = {row[1] for row in list(csv.reader(io.StringIO(text)))[1:]}
+    assert ids == {server["rep"]}
+
+
+def test_wrong_parameters_are_400s_that_name_them(server: dict[str, Any]) -> None:
+    for params, name in (({"role": "ceo"}, "role"), ({"measure": "happiness"}, "measure")):
+        response = _get(server, "/api/v1/pages/team", **params)
+        assert response.status_code == 400
+        assert f"Parameter {name}" in response.json()["error"]["message"]
+    page = _get(server, "/team", role="ceo")
+    assert page.status_code == 400 and "Parameter role" in page.text
+
+
+def test_the_page_in_chromium(server: dict[str, Any], browser: Any) -> None:
+    page = sign_in(browser, server["url"], "admin@example.com")
+    page.goto(server["url"] + "/team?role=ae")
+    assert page.locator("#versus-chart svg .sp-bar").count() == len(_items(_view(server, role="ae"), "versus"))
+    assert page.locator("#versus-chart svg .sp-ref").count() > 0
+    assert page.locator("#gaps-chart svg .sp-bar").count() > 0
+    title = page.locator("#versus-chart h2").inner_text()
+    page.select_option("#measure-form select", "win_rate")
+    page.click("#measure-form button")
+    page.wait_for_url("**measure=win_rate**")
+    assert "role=ae" in page.url and page.locator("#versus-chart h2").inner_text() != title
+    # the filter bar keeps the role and the measure
+    page.fill("input[name=segment]", "smb")
+    page.click(".sp-filters button")
+    page.wait_for_url("**segment=smb**")
+    assert "role=ae" in page.url and "measure=win_rate" in page.url
+    screenshot(page, "team")
+    assert page.errors == []
+    page.close()
+    page = sign_in(browser, server["url"], "rep@example.com")
+    page.goto(server["url"] + "/team")
+    assert "Tableaux de bord individuels" in page.content()
+    assert page.errors == []
+    page.close()
