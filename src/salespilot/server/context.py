@@ -14,6 +14,7 @@ from salespilot.engine.access import User
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import Forbidden, NotAuthenticated
 from salespilot.metrics.catalogue import load_catalogue
+from salespilot.server.cache import PageCache, size_from_environment
 from salespilot.server.layout import LANGUAGES, texts
 
 SESSION_COOKIE = "sp_session"
@@ -36,6 +37,7 @@ class Context:
         self.catalogue = load_catalogue()
         self.secure_cookies = secure_cookies
         self.upload_limit_mb = upload_limit_mb
+        self.pages = PageCache(size_from_environment())
 
     def current(self, request: Request) -> tuple[User, str | None]:
         """The user of ``request`` (an API token, else the session cookie) and the session's CSRF token."""
@@ -70,7 +72,10 @@ class Context:
         if not user.can_write:
             raise Forbidden(f"Only an admin may {what}.")
         with self.lock:
-            yield self.workspace
+            try:
+                yield self.workspace
+            finally:
+                self.pages.clear()  # the version would tell; this frees the memory at once
 
     @staticmethod
     def check_csrf(expected: str | None, given: str) -> None:

@@ -65,6 +65,7 @@ class Page:
     params: tuple[str, ...] = ()  # the page's own query parameters, kept when the filter bar is applied
     slice: bool = True  # apply the filters as a lens (pages whose engine calls take no filters)
     admin: bool = False  # only admins see it (and its link)
+    cache: bool = True  # its view may be served again while nothing it depends on changed (server/cache.py)
     nav: bool = True
     routes: Callable[[FastAPI, Context], None] | None = None
 

@@ -5,6 +5,7 @@ the rows behind it."""
 from __future__ import annotations
 
 import html
+from typing import Any
 from urllib.parse import urlencode
 
 from salespilot.server import charts, formats
@@ -44,10 +45,21 @@ def build(q: PageQuery) -> View:
             Column("target", t["target"], "number"),
         ],
     )
+    # One engine call per set of filters the KPIs accept (usually one call for all): it reads each
+    # source once for every KPI that needs it.
+    dims_of = {
+        name: {d: v for d, v in f.dims.items() if d in q.ctx.catalogue.kpis[name].dimensions} for name in HEADLINE
+    }
+    series: dict[str, list[dict[str, Any]]] = {}
+    for chosen in {tuple(sorted(d.items())) for d in dims_of.values()}:
+        names = [n for n in HEADLINE if tuple(sorted(dims_of[n].items())) == chosen]
+        found = q.ws.kpi(names, grain=f.grain, filters=dict(chosen), start=f.start, end=f.end, output="rows")
+        for row in found:
+            series.setdefault(str(row["kpi"]), []).append(row)
     for name in HEADLINE:
         kpi = q.ctx.catalogue.kpis[name]
-        dims = {d: v for d, v in f.dims.items() if d in kpi.dimensions}
-        rows = q.ws.kpi([name], grain=f.grain, filters=dims, start=f.start, end=f.end, output="rows")[-12:]
+        dims = dims_of[name]
+        rows = sorted(series.get(name, []), key=lambda r: str(r.get("period_start") or ""))[-12:]
         last = rows[-1] if rows else {}
         value = last.get("value")
         spark = charts.sparkline([r.get("value") for r in rows], kpi.label(lang))

@@ -510,5 +510,6 @@ PAGE = Page(
     filters=(),
     slice=False,
     admin=True,
+    cache=False,  # its forms hold the session's CSRF token
     routes=routes,
 )
