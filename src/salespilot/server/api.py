@@ -79,8 +79,12 @@ def routes(app: FastAPI, ctx: Context) -> None:
         user, _ = ctx.current(request)
         f = parse(request)
         dims = kpi_dims(catalogue, name, f.dims)
-        with ctx.scoped(user) as ws:
-            rows = ws.kpi([name], grain=f.grain, filters=dims, start=f.start, end=f.end, output="rows")
+
+        def build() -> list[dict[str, Any]]:
+            with ctx.scoped(user) as ws:
+                return list(ws.kpi([name], grain=f.grain, filters=dims, start=f.start, end=f.end, output="rows"))
+
+        rows = ctx.remember("api:kpi", {**request.query_params, "kpi": name}, user, "", build)
         return listing(plain(rows))
 
     @app.get("/api/v1/kpis/{name}/rows")
@@ -113,9 +117,12 @@ def routes(app: FastAPI, ctx: Context) -> None:
     def funnel(request: Request) -> dict[str, Any]:
         user, _ = ctx.current(request)
         f = parse(request)
-        with ctx.scoped(user, f.dims) as ws:
-            periods = ws.funnel(grain=f.grain, start=f.start, end=f.end)
-        return listing([plain(p) for p in periods])
+
+        def build() -> list[Any]:
+            with ctx.scoped(user, f.dims) as ws:
+                return [plain(p) for p in ws.funnel(grain=f.grain, start=f.start, end=f.end)]
+
+        return listing(ctx.remember("api:funnel", request.query_params, user, "", build))
 
     @app.get("/api/v1/pipeline")
     def pipeline(request: Request) -> dict[str, Any]:

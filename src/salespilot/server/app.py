@@ -28,7 +28,6 @@ from salespilot.errors import (
     UserInputError,
 )
 from salespilot.server import api, layout
-from salespilot.server.cache import data_version, params_key, user_key
 from salespilot.server.context import SESSION_COOKIE, Context, Viewer
 from salespilot.server.filters import parse
 from salespilot.server.pages import Page, PageQuery, View, registry
@@ -140,17 +139,15 @@ def run_page(ctx: Context, page: Page, request: Request) -> tuple[Viewer, View]:
         raise Forbidden(f"Only an admin may open the {page.name} page.")
     f = parse(request)
     params = {**request.query_params, **request.path_params}
-    with ctx.scoped(viewer.user, f.dims if page.slice else None) as ws:
-        key = None
-        if page.cache:
-            key = (page.name, params_key(params), user_key(viewer.user, viewer.lang), data_version(ctx.workspace))
-            cached: View | None = ctx.pages.get(key)
-            if cached is not None:
-                return viewer, cached
-        currency = str(ws.settings()["base_currency"]).upper()
-        view = page.build(PageQuery(ws, viewer, f, ctx, currency, params))
-    if key is not None and view.status == 200:
-        ctx.pages.put(key, view)
+
+    def build() -> View:
+        with ctx.scoped(viewer.user, f.dims if page.slice else None) as ws:
+            currency = str(ws.settings()["base_currency"]).upper()
+            return page.build(PageQuery(ws, viewer, f, ctx, currency, params))
+
+    if not page.cache:
+        return viewer, build()
+    view = ctx.remember(page.name, params, viewer.user, viewer.lang, build, lambda v: v.status == 200)
     return viewer, view
 
 

@@ -4,9 +4,10 @@ connection, the catalogue, and who is asking (``current``/``viewer``) with their
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -14,10 +15,11 @@ from salespilot.engine.access import User
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import Forbidden, NotAuthenticated
 from salespilot.metrics.catalogue import load_catalogue
-from salespilot.server.cache import PageCache, size_from_environment
+from salespilot.server.cache import PageCache, data_version, params_key, size_from_environment, user_key
 from salespilot.server.layout import LANGUAGES, texts
 
 SESSION_COOKIE = "sp_session"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,29 @@ class Context:
         with self.lock:
             ws = self.workspace.for_user(user)
             yield ws.sliced(dict(dims)) if dims else ws
+
+    def remember(
+        self,
+        name: str,
+        params: Mapping[str, str],
+        user: User,
+        lang: str,
+        build: Callable[[], T],
+        keep: Callable[[T], bool] = lambda _: True,
+    ) -> T:
+        """``build()``, or the value it gave for the same ``name``, ``params``, user (their scope and
+        language) and data version (server/cache.py); ``keep``: whether a value may be served again."""
+        if self.pages.size == 0:
+            return build()
+        with self.lock:
+            key = (name, params_key(params), user_key(user, lang), data_version(self.workspace))
+        found: T | None = self.pages.get(key)
+        if found is not None:
+            return found
+        value = build()
+        if keep(value):
+            self.pages.put(key, value)
+        return value
 
     @contextmanager
     def writer(self, user: User, what: str) -> Iterator[Workspace]:
