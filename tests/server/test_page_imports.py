@@ -295,3 +295,45 @@ def test_import_in_chromium(site: dict[str, Any], browser: Any, tmp_path: Path) 
     assert not page.errors, page.errors
     assert _counts(site) == (before[0] + 6, before[1] + 1, before[2] + 1)
     assert scalar(site, "SELECT count(*) FROM leads WHERE lead_id LIKE 'WEB-%'") == 6
+
+
+def test_a_forged_upload_writes_no_byte(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from salespilot.server.uploads import Uploads
+
+    created: list[str] = []
+    real = Uploads.new
+
+    def watched(self: Uploads, user_id: int, name: str) -> Any:
+        created.append(name)
+        return real(self, user_id, name)
+
+    monkeypatch.setattr(Uploads, "new", watched)
+    with session(site, "admin@example.com") as client:
+        csrf = csrf_of(client, "/imports")
+        assert _upload(client, "forged", "leads_forged.csv", _leads("FORGED")).status_code == 403
+        assert created == []  # refused on the token, before the file part was opened
+        sent = _upload(client, csrf, "leads_good.csv", _leads("GOOD"))
+        assert sent.status_code == 303 and created == ["leads_good.csv"]
+        upload_id = parse_qs(urlparse(sent.headers["location"]).query)["upload"][0]
+        client.post(f"/imports/{upload_id}/discard", data={"csrf": csrf})
+
+
+def test_a_failed_confirm_keeps_the_edited_mapping(site: dict[str, Any]) -> None:
+    text = "Id,When,Source\nKEEP-1,2026-03-01,web\n"
+    before = _counts(site)
+    with session(site, "admin@example.com") as client:
+        csrf = csrf_of(client, "/imports")
+        sent = _upload(client, csrf, "export.csv", text, "leads")
+        upload_id = parse_qs(urlparse(sent.headers["location"]).query)["upload"][0]
+        mapped = {"col.created_at": "When", "col.channel": "Source"}  # lead_id, required, left out
+        form = {"csrf": csrf, "table": "leads", "mapped_for": "leads", **mapped}
+        done = client.post(f"/imports/{upload_id}/confirm", data=form)
+        assert done.status_code == 303
+        back = parse_qs(urlparse(done.headers["location"]).query)
+        assert back["col.created_at"] == ["When"] and back["col.channel"] == ["Source"] and "notice" in back
+        page = client.get(done.headers["location"])
+        assert "sp-error" in page.text and "lead_id" in page.text
+        chosen = re.search(r'name="col.created_at".*?</select>', page.text, re.S)
+        assert chosen is not None and 'value="When" selected' in chosen.group(0)
+        client.post(f"/imports/{upload_id}/discard", data={"csrf": csrf})
+    assert _counts(site) == before

@@ -170,7 +170,12 @@ def test_kpis_through_the_scope_are_the_hand_counted_ones(hand_ws: Workspace) ->
     assert kpi_value(a1, "signatures") == 1
     assert kpi_value(a1, "opportunities") == 2
     assert kpi_value(a1, "activities") == 7
-    assert kpi_value(a1, "costs") in (None, 0)
+    # costs are not a rep's records: no value, with the reason, never a 0 (nor a CAC of 0)
+    assert kpi_value(hand_ws, "costs") == pytest.approx(1400.0)
+    for name in ("costs", "cac"):
+        rows = a1.kpi(name, grain="month", start="2026-01-01", end="2026-02-28", output="rows")
+        assert [r["period"] for r in rows] == ["2026-01", "2026-02"], name
+        assert all(r["value"] is None and "company spend" in r["reason"] for r in rows), name
     a2 = hand_ws.for_user(User(2, "b@example.com", None, "rep", "A2", None, "en"))
     assert kpi_value(a2, "revenue") == pytest.approx(1000.0)  # 2,000 USD at 0.5
     north = hand_ws.for_user(User(3, "n@example.com", None, "manager", None, "North", "en"))

@@ -48,6 +48,16 @@ def test_the_slice_agrees_with_the_engines_filters_and_sql(db_url: str) -> None:
             engine = ws.kpi(KPIS, grain="quarter", filters=filters, output="rows")
             _close(_values(sliced), _values(engine))
 
+        # costs cannot be split by rep or segment: the CAC has no value there, with the reason; a
+        # channel keeps its own costs
+        for filters in ({"segment": "smb"}, {"rep": rep}):
+            row = ws.sliced(filters).kpi(["cac"], grain="all", output="rows")[0]
+            assert row["value"] is None and "cannot be split" in row["reason"]
+        by_channel = ws.sliced({"channel": channel}).kpi(["costs"], grain="all", output="rows")[0]
+        assert by_channel["value"] == pytest.approx(
+            ws.sql("SELECT sum(amount) FROM costs WHERE channel = ?", [channel]).column(0)[0].as_py() or 0.0
+        )
+
         # the funnel's first step and the stuck deals, against SQL written by hand
         smb = ws.sliced({"segment": "smb"})
         leads = sum(s.volume or 0 for p in smb.funnel(grain="year") for s in p.steps if s.step == "lead")

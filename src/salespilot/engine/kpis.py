@@ -23,6 +23,7 @@ from salespilot.metrics.runner import Row, Runner
 from salespilot.metrics.sources import Context
 from salespilot.settings import parse_stage_order
 from salespilot.store.asof import as_of
+from salespilot.store.lens import hidden_tables
 from salespilot.store.query import dialect, ibis_backend
 
 OUTPUTS = ("arrow", "pandas", "polars", "rows")
@@ -138,7 +139,8 @@ def compute(
         calendar=calendar, by=by, filters=filters, start=start, end=end, timezone=settings["timezone"], years=years
     )
     targets = ctx.con.table("targets").to_pyarrow().to_pylist()
-    runner = Runner(ctx, catalogue, int(settings["small_sample"]), data_end, dialect(store), targets)
+    hidden = hidden_tables(store)
+    runner = Runner(ctx, catalogue, int(settings["small_sample"]), data_end, dialect(store), targets, hidden)
     rows, queries = runner.run(names, query)
     return KpiResult(rows, queries, by, runner.render)
 

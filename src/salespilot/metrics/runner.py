@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -57,8 +57,10 @@ class Runner:
         data_end: dt.date | None,
         dialect: str,
         targets: list[Row] | None = None,
+        hidden: Mapping[str, str] | None = None,
     ) -> None:
         self.ctx = ctx
+        self.hidden = dict(hidden or {})  # sources the store's lenses hide whole -> why
         self.catalogue = catalogue
         self.small_sample = small_sample
         self.data_end = data_end
@@ -247,6 +249,9 @@ class Runner:
                     out.extend(self._series(kpi, row, computed.values.get(key), start, cal))
                     continue
                 row.update(self._values(kpi, computed.shape, computed.values.get(key), start, cal, age))
+                why = self._hidden_reason(kpi)
+                if why is not None:  # e.g. costs in a rep's scope: no value, not a 0
+                    row.update(value=None, reason=why, ci_low=None, ci_high=None)
                 if earlier is not None:
                     row.update(self._growth(computed, past, combo, earlier, data_start, row["value"]))
                 if unattributable and None in combo:
@@ -261,6 +266,17 @@ class Runner:
                     row.update(self._target(kpi, row, query))
                 out.append(row)
         return out
+
+    def _hidden_reason(self, kpi: KPI, seen: frozenset[str] = frozenset()) -> str | None:
+        """Why ``kpi`` has no value here: it reads a source the lenses hide (through its parts)."""
+        if kpi.source is not None and kpi.source in self.hidden:
+            return self.hidden[kpi.source]
+        for part in (kpi.numerator, kpi.denominator):
+            if isinstance(part, str) and part not in seen and part in self.catalogue.kpis:
+                why = self._hidden_reason(self.catalogue.kpis[part], seen | {kpi.name})
+                if why is not None:
+                    return why
+        return None
 
     def _cohort_age(self, kpi: KPI, start: dt.date, cal: periods.Calendar) -> int | None:
         """Days from the end of the period to the data's last day, for cohort KPIs."""

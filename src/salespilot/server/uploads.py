@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,8 +196,11 @@ class _Part:
 class _Receiver:
     """python-multipart's callbacks: fields to memory (bounded), the file part to ``open``."""
 
-    def __init__(self, uploads: Uploads, user_id: int, file_field: str) -> None:
+    def __init__(
+        self, uploads: Uploads, user_id: int, file_field: str, before_file: Callable[[dict[str, str]], None] | None
+    ) -> None:
         self.uploads, self.user_id, self.file_field = uploads, user_id, file_field
+        self.before_file = before_file
         self.fields: dict[str, str] = {}
         self.upload: Upload | None = None
         self.handle: IO[bytes] | None = None
@@ -230,6 +233,8 @@ class _Receiver:
         if b"filename" in options and self.part.name == self.file_field:
             if self.upload is not None:
                 raise ParameterError(f"Field {self.file_field}: send one file.")
+            if self.before_file is not None:  # e.g. the CSRF check: before a byte of the file is written
+                self.before_file(self.fields)
             self.part.filename = options[b"filename"].decode("utf-8", "replace")
             self.upload = self.uploads.new(self.user_id, self.part.filename)
             self.handle = self.upload.path.open("xb")
@@ -257,16 +262,23 @@ class _Receiver:
 
 
 async def receive(
-    request: Request, uploads: Uploads, user_id: int, limit: int, file_field: str = "file"
+    request: Request,
+    uploads: Uploads,
+    user_id: int,
+    limit: int,
+    file_field: str = "file",
+    before_file: Callable[[dict[str, str]], None] | None = None,
 ) -> tuple[dict[str, str], Upload | None]:
-    """Read a multipart/form-data body: its text fields and its file (written to ``uploads``).
+    """Read a multipart/form-data body: its text fields and its file (written to ``uploads``);
+    ``before_file(fields)`` runs with the fields sent before the file, before it is written (it
+    may raise, e.g. a wrong CSRF token: then nothing is written).
 
     Raises ``TooLarge`` past ``limit`` bytes of body, ParameterError for a body that is not a
     form; on any failure the partial file is deleted."""
     kind, params = parse_options_header(request.headers.get("content-type", ""))
     if kind != b"multipart/form-data" or b"boundary" not in params:
         raise ParameterError("The body must be multipart/form-data (a form with a file field).")
-    receiver = _Receiver(uploads, user_id, file_field)
+    receiver = _Receiver(uploads, user_id, file_field, before_file)
     callbacks = {
         "on_part_begin": receiver.on_part_begin,
         "on_part_data": receiver.on_part_data,

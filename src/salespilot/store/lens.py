@@ -82,3 +82,14 @@ def with_lenses(store: Any, *lenses: Lens) -> LensedStore:
 def lenses_of(store: Any) -> tuple[Lens, ...]:
     found: tuple[Lens, ...] = getattr(store, "lenses", ())
     return found
+
+
+def hidden_tables(store: Any) -> dict[str, str]:
+    """The tables the lenses of ``store`` hide whole, each with the reason (a lens may say so with a
+    ``hides()`` method): a KPI over such a table has no value there, rather than a 0."""
+    hidden: dict[str, str] = {}
+    for lens in lenses_of(store):
+        hides = getattr(lens, "hides", None)
+        if callable(hides):
+            hidden |= hides()
+    return hidden

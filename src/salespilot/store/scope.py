@@ -41,6 +41,9 @@ def _member(column: ir.Column, values: Iterable[str]) -> ir.BooleanValue:
     return column.isin(chosen)
 
 
+COSTS_HIDDEN = "costs are company spend, not a rep's or a team's records: not in this scope"
+
+
 @dataclass(frozen=True)
 class ScopeLens:
     """The records of the reps ``rep_ids`` (and the targets of the teams ``teams``)."""
@@ -67,6 +70,9 @@ class ScopeLens:
         opportunities = self._opportunities(con)
         leads = self._leads(con)
         return account_id.isin(opportunities.account_id) | account_id.isin(leads.account_id)
+
+    def hides(self) -> dict[str, str]:
+        return {"costs": COSTS_HIDDEN}
 
     def apply(self, con: ibis.BaseBackend, name: str, table: ir.Table) -> ir.Table:
         if name in UNSCOPED:

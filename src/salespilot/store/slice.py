@@ -83,6 +83,11 @@ class SliceLens:
             condition = condition & (account_id.isin(opportunities.account_id) | account_id.isin(leads.account_id))
         return condition
 
+    def hides(self) -> dict[str, str]:
+        if self.rep or self.team or self.segment:
+            return {"costs": "costs cannot be split by rep, team or segment: not in this slice"}
+        return {}
+
     def apply(self, con: ibis.BaseBackend, name: str, table: ir.Table) -> ir.Table:
         if self.empty:
             return table

@@ -390,8 +390,12 @@ def routes(app: FastAPI, ctx: Context) -> None:
     @app.post("/imports/upload", include_in_schema=False)
     async def upload_form(request: Request) -> Response:
         user, expected = await admin(request)  # before a byte of the body is read
+
+        def csrf(fields: dict[str, str]) -> None:  # the form sends it before the file
+            ctx.check_csrf(expected, fields.get("csrf", ""))
+
         try:
-            fields, upload = await receive(request, uploads, user.user_id, limit)
+            fields, upload = await receive(request, uploads, user.user_id, limit, before_file=csrf)
         except TooLarge as exc:
             return _too_large(str(exc))
         try:
@@ -425,6 +429,8 @@ def routes(app: FastAPI, ctx: Context) -> None:
         except UserInputError as exc:
             key = notices.encode(expected, False, str(exc))
             back = {"upload": upload.id, "notice": key, **({"table": table} if table else {})}
+            # the mapping as edited comes back with the page, to be fixed rather than redone
+            back |= {k: v for k, v in fields.items() if k == "mapped_for" or k.startswith("col.")}
             return RedirectResponse(f"/imports?{urlencode(back)}", status_code=303)
         return RedirectResponse(f"/imports?{urlencode({'import': import_id})}#import-result", status_code=303)
 
@@ -444,8 +450,12 @@ def routes(app: FastAPI, ctx: Context) -> None:
         user, expected = await admin(request)
         if not 1 <= rows <= 1000:
             raise ParameterError(f"Parameter rows: expected 1 to 1000 (got {rows}).")
+
+        def csrf(fields: dict[str, str]) -> None:
+            ctx.check_csrf(expected, fields.get("csrf", "") or request.headers.get("x-csrf-token", ""))
+
         try:
-            fields, upload = await receive(request, uploads, user.user_id, limit)
+            fields, upload = await receive(request, uploads, user.user_id, limit, before_file=csrf)
         except TooLarge as exc:
             return _too_large(str(exc))
         if upload is None:
