@@ -10,12 +10,13 @@ import io
 import math
 from typing import Any
 
-import httpx
 import pytest
 from openpyxl import load_workbook
 from tests.server.conftest import screenshot, sign_in
-
-from salespilot.engine.workspace import Workspace
+from tests.server.page_helpers import get as _get
+from tests.server.page_helpers import items as _items
+from tests.server.page_helpers import page_view
+from tests.server.page_helpers import sql as _sql
 
 # The first win of each account: its acquisition (the demo store's time zone is UTC).
 FIRSTS = "SELECT account_id, min(closed_at) AS first_win FROM opportunities WHERE outcome = 'won' {mine} GROUP BY 1"
@@ -24,25 +25,8 @@ BASE = "o.amount * CASE WHEN o.currency = 'EUR' THEN 1 ELSE fx.rate_to_base END"
 FX = "ASOF LEFT JOIN fx_rates fx ON o.currency = fx.currency AND CAST(o.closed_at AS DATE) >= fx.date"
 
 
-def _get(server: dict[str, Any], path: str, role: str = "admin", **params: str) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {server['tokens'][role]}"}
-    return httpx.get(server["url"] + path, headers=headers, params=params, timeout=120)
-
-
-def _view(server: dict[str, Any], role: str = "admin", **params: str) -> dict[str, Any]:
-    response = _get(server, "/api/v1/pages/customers", role, **params)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def _items(view: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    return list(next(t for t in view["tables"] if t["name"] == name)["items"])
-
-
-def _sql(server: dict[str, Any], query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    """Plain SQL on the served store (a second Workspace in this process shares its database)."""
-    with Workspace(server["db"]) as ws:
-        return list(ws.sql(query, params or []).to_pylist())
+def _view(server: dict[str, Any], user: str = "admin", **params: str) -> dict[str, Any]:
+    return page_view(server, "customers", user, **params)
 
 
 def _quarter(label: str) -> tuple[dt.date, dt.date]:
@@ -237,7 +221,7 @@ def test_tables_export_to_xlsx(server: dict[str, Any]) -> None:
     assert rows[0][0] == "Cohort" and len(rows) - 1 == len(cells)
     assert [(r[0], r[1], r[4]) for r in rows[1:]] == [(c["cohort"], c["periods_since"], c["active"]) for c in cells]
     for table in ("retention", "cac", "payback"):
-        csv_file = _get(server, f"/export/customers/{table}.csv", role="rep")
+        csv_file = _get(server, f"/export/customers/{table}.csv", user="rep")
         assert csv_file.status_code == 200 and csv_file.content.startswith(b"\xef\xbb\xbf")
 
 

@@ -11,10 +11,13 @@ import math
 from collections import Counter
 from typing import Any
 
-import httpx
 import pytest
 from openpyxl import load_workbook
 from tests.server.conftest import HOSTILE, screenshot, sign_in
+from tests.server.page_helpers import get as _get
+from tests.server.page_helpers import items as _items
+from tests.server.page_helpers import page_view
+from tests.server.page_helpers import sql as _sql
 from tests.server.test_page_customers import BASE, FX
 
 from salespilot.engine.workspace import Workspace
@@ -23,24 +26,8 @@ REASONS = ("bad_target", "no_pain", "no_fit", "competitor", "budget", "timing", 
 FIELDS = ("pain_point", "objective", "success_criteria", "competition", "budget", "decision_date")
 
 
-def _get(server: dict[str, Any], path: str, role: str = "admin", **params: str) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {server['tokens'][role]}"}
-    return httpx.get(server["url"] + path, headers=headers, params=params, timeout=120)
-
-
-def _view(server: dict[str, Any], role: str = "admin", **params: str) -> dict[str, Any]:
-    response = _get(server, "/api/v1/pages/losses", role, **params)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def _items(view: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    return list(next(t for t in view["tables"] if t["name"] == name)["items"])
-
-
-def _sql(server: dict[str, Any], query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    with Workspace(server["db"]) as ws:
-        return list(ws.sql(query, params or []).to_pylist())
+def _view(server: dict[str, Any], user: str = "admin", **params: str) -> dict[str, Any]:
+    return page_view(server, "losses", user, **params)
 
 
 @pytest.fixture(scope="module")

@@ -11,31 +11,16 @@ import math
 import statistics
 from typing import Any
 
-import httpx
 from tests.server.conftest import screenshot, sign_in
+from tests.server.page_helpers import get as _get
+from tests.server.page_helpers import items as _items
+from tests.server.page_helpers import page_view
+from tests.server.page_helpers import sql as _sql
 from tests.server.test_page_customers import BASE, FX
-
-from salespilot.engine.workspace import Workspace
-
-
-def _get(server: dict[str, Any], path: str, user: str = "admin", **params: str) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {server['tokens'][user]}"}
-    return httpx.get(server["url"] + path, headers=headers, params=params, timeout=120)
 
 
 def _view(server: dict[str, Any], user: str = "admin", **params: str) -> dict[str, Any]:
-    response = _get(server, "/api/v1/pages/team", user, **params)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-def _items(view: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    return list(next(t for t in view["tables"] if t["name"] == name)["items"])
-
-
-def _sql(server: dict[str, Any], query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    with Workspace(server["db"]) as ws:
-        return list(ws.sql(query, params or []).to_pylist())
+    return page_view(server, "team", user, **params)
 
 
 def test_signatures_and_revenue_per_rep_match_sql(server: dict[str, Any]) -> None:
