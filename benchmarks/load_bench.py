@@ -246,7 +246,7 @@ def report(results: list[Result], users: int) -> None:
         if r.path == "/":
             ratio = r.percentile(0.95) / AIM_MS
             aims.append(f"{r.backend} cache {r.cache} {'met' if ratio < 1 else 'MISSED'} ({ratio:.1f}x the aim)")
-    print(f"aim: overview p95 under {AIM_MS:.0f} ms with {users} users: " + ", ".join(aims))
+    print(f"aim: overview p95 under {AIM_MS:.0f} ms with {users} user{'s' if users != 1 else ''}: " + ", ".join(aims))
 
 
 def main() -> None:
