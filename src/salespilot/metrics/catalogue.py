@@ -19,6 +19,7 @@ YAML file of the same form (``salespilot kpi --catalogue FILE``).
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -136,13 +137,20 @@ def load_catalogue(extra: str | Path | None = None) -> Catalogue:
 
 
 def parse(text: str, origin: str) -> list[KPI]:
+    """The KPIs defined in ``text``. Parsed once per text: every KPI call reads the catalogue, and
+    parsing its YAML took about 80 ms of a 400 ms overview (benchmarks/README.md, "Server load")."""
+    return list(_parse(text, origin))
+
+
+@functools.lru_cache(maxsize=32)  # the definitions are frozen, so the same ones can be shared
+def _parse(text: str, origin: str) -> tuple[KPI, ...]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CatalogueError(f"{origin} is not valid YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("kpis"), list):
         raise CatalogueError(f"{origin} must be YAML with a list under 'kpis:'.")
-    return [_kpi(entry, origin, i) for i, entry in enumerate(data["kpis"], start=1)]
+    return tuple(_kpi(entry, origin, i) for i, entry in enumerate(data["kpis"], start=1))
 
 
 _KEYS = {
