@@ -37,6 +37,10 @@ class ParameterError(UserInputError):
     """A command-line or API parameter has a value outside what is allowed."""
 
 
+class NotFound(ParameterError):
+    """A parameter names a thing the store does not hold (an import number...): 404 on the server."""
+
+
 class PlanError(UserInputError):
     """A compensation plan file is not a valid plan (docs/team.md)."""
 

@@ -249,6 +249,11 @@ RATIOS: dict[str, tuple[str, str, bool]] = {
     "market_share": ("revenue", "market_size", False),
 }
 
+# The KPIs over leads, opportunities and activities (the tables whose dates make the data's span):
+# without --to their periods run to the data's last day, an empty last month being a 0. The others
+# (costs, web traffic, campaigns, the market: imported apart) end with their own last period.
+CRM_KPIS = COUNTS | {"revenue", "gross_margin"} | RATES | DURATIONS | {"average_deal_value"}
+
 # Ratios whose two parts count the same rows (both from opportunities, web traffic or campaign
 # statistics): their "no value of the dimension" cell is meaningful. Across sources it is not.
 SAME_SOURCE_RATIOS = {"average_deal_value", "web_conversion", "campaign_engagement_rate"}
@@ -534,7 +539,7 @@ class Reference:
         if name in RATIOS:
             return self._ratio(name, grain, by, filters, start, end, fiscal)
         cells = self._cells(name, grain, by, filters, start, end, fiscal)
-        periods = self._grid(cells, grain, fs, start, end)
+        periods = self._grid(cells, grain, fs, start, end, name)
         combos = sorted({k[1:] for k in cells}, key=_sort_key) if by else [()]
         history = None
         if name in COUNTS | SUMS and grain != "all":
@@ -549,12 +554,12 @@ class Reference:
                 row.update(self._values(name, events, p, grain, fs))
                 if history is not None:
                     row.update(self._growth(name, history, p, combo, grain, fs, row["value"]))
-                row.update(self._target(name, row, by))
+                row.update(self._target(name, row, by, filters))
                 out[(p.label, *combo)] = row
         return out
 
     def _grid(
-        self, cells: dict[Key, Any], grain: str, fs: int, start: dt.date | None, end: dt.date | None
+        self, cells: dict[Key, Any], grain: str, fs: int, start: dt.date | None, end: dt.date | None, name: str
     ) -> list[Period]:
         starts = [k[0].start for k in cells]
         if grain == "all":
@@ -563,6 +568,9 @@ class Reference:
         last = end or (max(starts) if starts else first)
         if first is None or last is None:
             return []
+        data_end = self.data_end()
+        if end is None and name in CRM_KPIS and data_end is not None:
+            last = max(last, data_end)
         return grid(first, last, grain, fs)
 
     def _values(self, name: str, events: list[Event], p: Period, grain: str, fs: int) -> Row:
@@ -651,7 +659,7 @@ class Reference:
         }
         combos = sorted({k[1:] for k in cells}, key=_sort_key) if by else [()]
         out: dict[Key, Row] = {}
-        for p in self._grid(cells, grain, fs, start, end):
+        for p in self._grid(cells, grain, fs, start, end, name):
             for combo in combos:
                 key = (p.label, *combo)
                 a = num[key]["value"] if key in num else 0
@@ -669,14 +677,22 @@ class Reference:
                     row["ci_low"], row["ci_high"] = wilson(int(a), int(b)) if a <= b else (None, None)
                     if b < self.small_sample:
                         row["flags"].append("small_sample")
-                row.update(self._target(name, row, by))
+                row.update(self._target(name, row, by, filters))
                 out[key] = row
         return out
 
-    def _target(self, name: str, row: Row, by: Sequence[str]) -> Row:
+    def _target(self, name: str, row: Row, by: Sequence[str], filters: dict[str, str]) -> Row:
+        # Whose figures these are: a filter on anything but the rep or the team makes them nobody's.
+        if set(filters) - {"rep", "team"}:
+            return {}
         if not by:
-            scope, scope_id = "company", None
-        elif tuple(by) in (("rep",), ("team",)):
+            if "rep" in filters:
+                scope, scope_id = "rep", filters["rep"]
+            elif "team" in filters:
+                scope, scope_id = "team", filters["team"]
+            else:
+                scope, scope_id = "company", None
+        elif tuple(by) == ("rep",) or (tuple(by) == ("team",) and "rep" not in filters):
             scope, scope_id = by[0], row[by[0]]
         else:
             return {}

@@ -220,12 +220,14 @@ def test_rep_who_changed_team_counts_in_current_team(funnel: Workspace, tmp_path
 
 
 def test_cohort_is_immature_until_90_days_after_its_period(funnel: Workspace, tmp_path: Path) -> None:
-    """Data ends 2024-04-30: January (age 90 days) is mature, February (61) and March (30) are not."""
+    """Data ends 2024-04-30: January (age 90 days) is mature, February (61) and March (30) are not;
+    April, the data's last month, is listed too (no lead in it: no value, age 0)."""
     load(funnel, tmp_path, "activities", ACTIVITIES[0], [["X9", "R2", "call", "2024-04-30T12:00:00Z", ""]], tag="-end")
     rows = funnel.kpi(["lead_to_opportunity_rate", "opportunity_to_signature_rate", "win_rate"], output="rows")
     for kpi in ("lead_to_opportunity_rate", "opportunity_to_signature_rate"):
         ages = series(rows, kpi, "cohort_age_days")
-        assert ages == {"2024-01": 90, "2024-02": 61, "2024-03": 30}
+        assert ages == {"2024-01": 90, "2024-02": 61, "2024-03": 30, "2024-04": 0}
+        assert one(rows, kpi, "2024-04")["value"] is None
         flags = series(rows, kpi, "flags")
         assert "immature_cohort" not in flags["2024-01"]
         assert "immature_cohort" in flags["2024-02"] and "immature_cohort" in flags["2024-03"]

@@ -44,6 +44,39 @@ def test_me_and_the_catalogue(server: dict[str, Any]) -> None:
     assert "/api/v1/kpis/{name}" in schema["paths"]
 
 
+def test_the_api_reference_is_served_by_the_server_itself(server: dict[str, Any]) -> None:
+    docs = httpx.get(server["url"] + "/api/v1/docs")
+    assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+    assert "<code>POST /api/v1/tokens</code>" in docs.text and "<code>GET /api/v1/kpis/{name}</code>" in docs.text
+    assert "<td><code>limit</code></td>" in docs.text  # parameters listed
+    assert "<script" not in docs.text and "http://" not in docs.text and "https://" not in docs.text  # no CDN
+    assert "<title>API · SalesPilot</title>" in docs.text
+
+
+def test_missing_things_answer_404_in_the_one_shape(server: dict[str, Any]) -> None:
+    rejects = _get(server, "/api/v1/imports/999/rejects")
+    assert rejects.status_code == 404 and rejects.json()["error"]["code"] == "NotFound"
+    assert "no import 999" in rejects.json()["error"]["message"]
+    nowhere = _get(server, "/api/v1/nowhere")
+    assert nowhere.status_code == 404
+    assert nowhere.json()["error"] == {"code": "NotFound", "message": "Not Found", "status": 404}
+
+
+def test_a_token_from_an_email_and_password(server: dict[str, Any]) -> None:
+    """POST /api/v1/tokens: the way to a token while the server holds the store."""
+    url = server["url"] + "/api/v1/tokens"
+    wrong = httpx.post(url, json={"email": "rep@example.com", "password": "not it"})
+    assert wrong.status_code == 401 and wrong.json()["error"]["message"] == "Wrong e-mail or password."
+    shapeless = httpx.post(url, json={"email": "rep@example.com"})
+    assert shapeless.status_code == 400 and '"password"' in shapeless.json()["error"]["message"]
+    made = httpx.post(url, json={"email": "rep@example.com", "password": PASSWORD, "name": "my script"})
+    assert made.status_code == 201 and made.json()["role"] == "rep"
+    token = made.json()["token"]
+    assert token.startswith("sp_") and token not in server["tokens"].values()
+    me = httpx.get(server["url"] + "/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["email"] == "rep@example.com"
+
+
 def test_signatures_match_the_store_for_admin_and_rep(server: dict[str, Any]) -> None:
     everything = _signatures(_get(server, "/api/v1/kpis/signatures", grain="year"))
     assert everything == server["total_won"]

@@ -157,11 +157,14 @@ def test_a_reps_view_holds_their_customers_and_no_costs(server: dict[str, Any]) 
     assert cac and all(r["cac"] is None and r["costs"] is None for r in cac)
     assert sum(r["new_customers"] or 0 for r in cac) > 0
     assert all(r["payback_period"] is None and r["acquisition_cost"] is None for r in _items(view, "payback"))
-    # the cohorts are the rep's own customers: accounts whose first won deal of the rep's is in the quarter
+    # the cohorts are the rep's own customers: accounts whose first won deal (anyone's) is the rep's,
+    # by its quarter; an account someone else won first is not the rep's new customer (docs/access.md)
     mine = _sql(
         server,
-        f"SELECT year(first_win) AS y, quarter(first_win) AS q, count(*) AS n FROM "
-        f"({FIRSTS.format(mine='AND owner_id = ?')}) GROUP BY 1, 2",
+        "SELECT year(first_win) AS y, quarter(first_win) AS q, count(*) AS n FROM (SELECT owner_id, "
+        "closed_at AS first_win, row_number() OVER (PARTITION BY account_id ORDER BY closed_at, opportunity_id) "
+        "AS k FROM opportunities WHERE outcome = 'won' AND account_id IS NOT NULL AND closed_at IS NOT NULL) "
+        "WHERE k = 1 AND owner_id = ? GROUP BY 1, 2",
         [server["rep"]],
     )
     expected = {f"{r['y']}-Q{r['q']}": r["n"] for r in mine}

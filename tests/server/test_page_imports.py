@@ -5,6 +5,7 @@ store as it was, and only an admin with the CSRF token may import."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -151,13 +152,31 @@ def test_the_api_previews_imports_and_pages_the_rejects(site: dict[str, Any]) ->
     page = rejects.json()
     assert page["total"] == 2 and len(page["items"]) == 1
     assert (page["items"][0]["row"], page["items"][0]["column"]) == (6, "Created At")
-    assert httpx.get(f"{url}/9999/rejects", headers=admin).status_code == 400
+    assert httpx.get(f"{url}/9999/rejects", headers=admin).status_code == 404
     # a mapping as JSON: the content of a mapping file
     mapping = {"table": "leads", "columns": {"lead_id": "Id", "created_at": "When"}}
     other = {"file": ("x.csv", b"Id,When\nJSON-1,2026-04-01\n", "text/csv")}
     done = httpx.post(url, files=other, data={"mapping": json.dumps(mapping)}, headers=admin, timeout=60)
     assert done.status_code == 201 and done.json()["inserted"] == 1
     assert scalar(site, "SELECT count(*) FROM leads WHERE lead_id = 'JSON-1'") == 1
+
+
+def test_the_warnings_of_an_import_are_shown_not_only_counted(site: dict[str, Any]) -> None:
+    admin = bearer(site, "admin")
+    text = "Lead ID,Created At,Channel,owner_id\nWARN-1,2026-03-01,web,R9999\nWARN-2,2026-03-02,web,R9999\n"
+    files = {"file": ("leads_warn.csv", text.encode(), "text/csv")}
+    done = httpx.post(site["url"] + "/api/v1/imports", files=files, headers=admin, timeout=60)
+    assert done.status_code == 201, done.text
+    assert done.json()["inserted"] == 2 and done.json()["warnings"] == 2  # kept, with a warning
+    import_id = done.json()["import_id"]
+    warned = httpx.get(f"{site['url']}/api/v1/imports/{import_id}/warnings", headers=admin).json()["items"]
+    assert len(warned) == 1
+    assert (warned[0]["column"], warned[0]["value"], warned[0]["rows"]) == ("owner_id", "R9999", 2)
+    assert warned[0]["first_row"] == 2 and warned[0]["reason"]
+    page = httpx.get(site["url"] + "/imports", params={"import": import_id}, headers=admin, timeout=60).text
+    table = re.search(r'<table[^>]*data-table="warnings".*?</table>', page, re.S)
+    assert table is not None and "R9999" in table.group(0) and html.escape(warned[0]["reason"]) in table.group(0)
+    assert httpx.get(f"{site['url']}/api/v1/imports/9999/warnings", headers=admin).status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -107,3 +107,12 @@ def test_a_bad_parameter_on_a_page_is_an_error_page(server: dict[str, Any]) -> N
     assert "Parameter grain" in response.text
     unknown = _get(server, "/kpi/nonsense")
     assert unknown.status_code == 400 and "Unknown KPI" in unknown.text
+
+
+def test_the_filter_bar_offers_periods_only_where_the_page_reads_them(server: dict[str, Any]) -> None:
+    funnel = _get(server, "/funnel").text
+    pipeline = _get(server, "/pipeline").text
+    assert 'name="grain"' in funnel and 'name="from"' in funnel
+    bar = re.search(r'<form class="sp-filters".*?</form>', pipeline, re.S)
+    assert bar is not None and 'name="segment"' in bar.group(0)  # the pipeline's dimensions stay
+    assert 'name="grain"' not in bar.group(0) and 'name="from"' not in bar.group(0)  # open deals today: no period

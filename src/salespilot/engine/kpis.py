@@ -25,7 +25,7 @@ from salespilot.metrics.runner import Row, Runner
 from salespilot.metrics.sources import Context
 from salespilot.settings import parse_stage_order
 from salespilot.store.asof import as_of
-from salespilot.store.lens import hidden_tables
+from salespilot.store.lens import hidden_tables, records_owner
 from salespilot.store.query import dialect, ibis_backend
 
 OUTPUTS = ("arrow", "pandas", "polars", "rows")
@@ -194,7 +194,8 @@ def compute(
     )
     targets = ctx.con.table("targets").to_pyarrow().to_pylist()
     hidden = hidden_tables(store)
-    runner = Runner(ctx, catalogue, int(settings["small_sample"]), data_end, dialect(store), targets, hidden)
+    owner = records_owner(store)
+    runner = Runner(ctx, catalogue, int(settings["small_sample"]), data_end, dialect(store), targets, hidden, owner)
     rows, queries = runner.run(names, query)
     return KpiResult(rows, queries, by, runner.render)
 

@@ -17,7 +17,7 @@ from salespilot.engine import pipeline as pipeline_engine
 from salespilot.engine import targets as targets_engine
 from salespilot.engine import team as team_engine
 from salespilot.engine.demo import load_demo
-from salespilot.errors import InternalError, ParameterError, QueryError
+from salespilot.errors import InternalError, NotFound, ParameterError, QueryError
 from salespilot.ingest.mapping import Mapping
 from salespilot.settings import SETTINGS, parse_stage_order, validate
 from salespilot.store import export as store_export
@@ -146,7 +146,7 @@ class Workspace:
         elif not self.store.scalar("SELECT count(*) FROM imports WHERE import_id = ?", [import_id]):
             last = self.store.scalar("SELECT max(import_id) FROM imports")
             known = f"imports are numbered 1 to {last}" if last else "there has been no import yet"
-            raise ParameterError(f"There is no import {import_id} in {self.label}: {known} (see salespilot status).")
+            raise NotFound(f"There is no import {import_id} in {self.label}: {known} (see salespilot status).")
         sql = (
             "SELECT import_id, file, row_number, column_name, value, reason FROM import_rejects "
             "WHERE import_id = ? ORDER BY row_number NULLS LAST, column_name"
@@ -160,6 +160,17 @@ class Workspace:
             params.append(offset)
         keys = ("import_id", "file", "row", "column", "value", "reason")
         return [dict(zip(keys, r, strict=True)) for r in self.store.fetchall(sql, params)]
+
+    def warnings(self, import_id: int) -> list[dict[str, Any]]:
+        """What an import kept but warned about: per column and value it did not know (e.g. an
+        owner that is not a rep), the reason, how many rows carry it and the first of them."""
+        self.rejects(import_id, limit=0)  # the same checks and message for an import that is not there
+        sql = (
+            "SELECT column_name, value, reason, rows, first_row FROM import_warnings "
+            "WHERE import_id = ? ORDER BY rows DESC, column_name, value"
+        )
+        keys = ("column", "value", "reason", "rows", "first_row")
+        return [dict(zip(keys, r, strict=True)) for r in self.store.fetchall(sql, [import_id])]
 
     def kpi(
         self,

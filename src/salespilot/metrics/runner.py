@@ -48,6 +48,11 @@ class Computed:
         self.first_start: dt.date | None = min((k[0] for k in self.values), default=None)
 
 
+# The sources whose dates make the data's span (engine.kpis.data_years_and_end): leads,
+# opportunities and activities, and the customers drawn from the opportunities.
+SPAN_SOURCES = frozenset({"leads", "opportunities", "activities", "customers"})
+
+
 class Runner:
     def __init__(
         self,
@@ -58,8 +63,12 @@ class Runner:
         dialect: str,
         targets: list[Row] | None = None,
         hidden: Mapping[str, str] | None = None,
+        owner: tuple[str, str | None] | None = ("company", None),
     ) -> None:
         self.ctx = ctx
+        # Whose records the store shows (a scope, a slice): whose target the figures are held
+        # against; None when no target applies (e.g. one channel's figures).
+        self.owner = owner
         self.hidden = dict(hidden or {})  # sources the store's lenses hide whole -> why
         self.catalogue = catalogue
         self.small_sample = small_sample
@@ -221,6 +230,12 @@ class Runner:
             last = max(k[0] for k in keys)
         else:
             last = first
+        spans = query.end is None and self.data_end is not None and cal.grain is not periods.Grain.ALL
+        if spans and self.data_end is not None and self._spans_the_data(kpi):
+            # Up to the data's last period: a month with no new customer is a 0 in its place, not
+            # a series that stops a month before the others. (Costs and the market are imported
+            # apart: their last month may just not be there yet, so not them.)
+            last = max(last, cal.start_of(self.data_end))
         combos = sorted({k[1:] for k in keys}, key=_sort_key) if query.by else [()]
         additive = kpi.additive
         unattributable = kpi.kind is Kind.RATIO and bool(query.by) and not self._same_source(kpi)
@@ -266,6 +281,16 @@ class Runner:
                     row.update(self._target(kpi, row, query))
                 out.append(row)
         return out
+
+    def _spans_the_data(self, kpi: KPI, seen: frozenset[str] = frozenset()) -> bool:
+        """Whether ``kpi`` reads only the tables whose dates make the data's span (``data_end``)."""
+        if kpi.source is not None:
+            return kpi.source in SPAN_SOURCES
+        parts = [p for p in (kpi.numerator, kpi.denominator) if isinstance(p, str)]
+        known = self.catalogue.kpis
+        return bool(parts) and all(
+            p in known and p not in seen and self._spans_the_data(known[p], seen | {kpi.name}) for p in parts
+        )
 
     def _hidden_reason(self, kpi: KPI, seen: frozenset[str] = frozenset()) -> str | None:
         """Why ``kpi`` has no value here: it reads a source the lenses hide (through its parts)."""
@@ -397,13 +422,14 @@ class Runner:
         return self.catalogue.get(kpi.numerator).source == self.catalogue.get(kpi.denominator).source
 
     def _target(self, kpi: KPI, row: Row, query: Query) -> Row:
-        if not self.targets:
+        owner = target_owner(self.owner, query.filters)
+        if not self.targets or owner is None:
             return {}
         if not query.by:
-            scope, scope_id = "company", None
+            scope, scope_id = owner
         elif query.by == ("rep",):
             scope, scope_id = "rep", row["rep"]
-        elif query.by == ("team",):
+        elif query.by == ("team",) and owner[0] != "rep":
             scope, scope_id = "team", row["team"]
         else:
             return {}
@@ -412,6 +438,23 @@ class Runner:
             return {}
         value = row.get("value")
         return {"target": target, "attainment": (value / target) if value is not None and target else None}
+
+
+def target_owner(
+    owner: tuple[str, str | None] | None, filters: tuple[tuple[str, str], ...]
+) -> tuple[str, str | None] | None:
+    """Whose target figures filtered by ``filters`` are held against, the store showing the records
+    of ``owner``: a rep's (filter ``rep``), a team's (filter ``team``), else the owner's; none when
+    a filter narrows the figures by anything else (a channel's revenue is not the company's)."""
+    found = owner
+    for dim, value in filters:
+        if dim == "rep":
+            found = ("rep", value) if found is not None else None
+        elif dim == "team":
+            found = ("team", value) if found is not None and found[0] != "rep" else found
+        else:
+            return None
+    return found
 
 
 def _load_builders() -> None:

@@ -92,9 +92,16 @@ def _convert(ctx: Context, t: ir.Table, amount: str, currency: str, day: ir.Date
     return t.mutate(**{f"{amount}_base": t[amount] * t._rate, "fx_missing": t._rate.isnull() & t[amount].notnull()})
 
 
+def beyond_scope(con: ibis.BaseBackend) -> ibis.BaseBackend:
+    """``con`` past a user's scope or the filter bar's slice, for the lookups that give a visible
+    record its attributes (store.lens.beyond_scope says why); ``con`` itself when nothing narrows it."""
+    widen = getattr(con, "beyond_scope", None)
+    return widen() if callable(widen) else con
+
+
 def _leads(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     leads = ctx.con.table("leads")
-    opps = ctx.con.table("opportunities")
+    opps = beyond_scope(ctx.con).table("opportunities")  # converted: into anyone's opportunity
     per_lead = (
         opps.filter(opps.lead_id.notnull())
         .group_by(lead_key=opps.lead_id)
@@ -123,7 +130,7 @@ def _leads(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
 
 def _opportunities(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
     o = ctx.con.table("opportunities")
-    leads = ctx.con.table("leads")
+    leads = beyond_scope(ctx.con).table("leads")  # a deal's channel is its lead's, whoever owns the lead
     if needed & {"channel", "campaign"}:
         lead_cols = leads.select(lead_key=leads.lead_id, lead_channel=leads.channel, lead_campaign=leads.campaign)
         t = o.left_join(lead_cols, o.lead_id == lead_cols.lead_key)
@@ -195,15 +202,21 @@ def _campaigns(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
 
 
 def _customers(ctx: Context, anchor: str, needed: frozenset[str]) -> ir.Table:
-    """One row per customer: an account with a won opportunity, acquired at its first win."""
-    o = ctx.con.table("opportunities")
+    """One row per customer: an account with a won opportunity, acquired at its first win.
+
+    The first win and the first lead are found among everyone's records (``beyond_scope``); a
+    scope or a slice then keeps the customers whose first win it shows."""
+    everyone = beyond_scope(ctx.con)
+    o = everyone.table("opportunities")
     won = o.filter((o.outcome == "won") & o.account_id.notnull() & o.closed_at.notnull())
     ranked = won.mutate(
         _rank=ibis.row_number().over(group_by=won.account_id, order_by=[won.closed_at, won.opportunity_id])
     )
     first = ranked.filter(ranked._rank == 0)
+    if everyone is not ctx.con:
+        first = first.filter(first.opportunity_id.isin(ctx.con.table("opportunities").opportunity_id))
     if "channel" in needed:  # a customer's channel is its first lead's
-        leads = ctx.con.table("leads")
+        leads = everyone.table("leads")
         first_lead = leads.filter(leads.account_id.notnull()).mutate(
             _rank=ibis.row_number().over(group_by=leads.account_id, order_by=[leads.created_at, leads.lead_id])
         )

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from salespilot.errors import Forbidden, ParameterError
+from salespilot.errors import AccessError, Forbidden, NotAuthenticated, ParameterError, TooManyAttempts
 from salespilot.server.context import Context
 from salespilot.server.filters import kpi_dims, parse
 from salespilot.server.tables import Column, Table, to_csv
@@ -133,6 +135,34 @@ def routes(app: FastAPI, ctx: Context) -> None:
             durations = ws.stage_durations()
         stages = {"stages": durations.stages, "cycle": durations.cycle, "data_end": durations.data_end}
         return {"stuck_deals": {"items": plain(stuck), "total": len(stuck)}, "stage_durations": plain(stages)}
+
+    @app.post("/api/v1/tokens", status_code=201)
+    async def new_token(request: Request) -> dict[str, Any]:
+        """A new API token for ``{"email", "password", "name"?}``: shown once, it sees what its user
+        sees. Rate-limited as the sign-in is; the way to a token while the server holds the store."""
+        try:
+            body = json.loads(await request.body() or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("email", "password")):
+            raise ParameterError('The body must be a JSON object: {"email", "password", "name"?}.')
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            raise ParameterError("name must be a string: what the token is for.")
+        client = request.client.host if request.client else "unknown"
+
+        def work() -> dict[str, Any]:
+            with ctx.lock:
+                try:
+                    user = ctx.workspace.authenticate(body["email"], body["password"], client)
+                except TooManyAttempts:
+                    raise
+                except AccessError as exc:
+                    raise NotAuthenticated(str(exc)) from None
+                token = ctx.workspace.new_token(user.email, name)
+            return {"token": token, "email": user.email, "role": user.role}
+
+        return await run_in_threadpool(work)
 
     @app.get("/api/v1/users")
     def users(request: Request, limit: int = 200, offset: int = 0) -> dict[str, Any]:

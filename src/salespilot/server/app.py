@@ -21,13 +21,14 @@ from salespilot.errors import (
     AccessError,
     Forbidden,
     NotAuthenticated,
+    NotFound,
     ParameterError,
     SalesPilotError,
     StoreError,
     TooManyAttempts,
     UserInputError,
 )
-from salespilot.server import api, layout
+from salespilot.server import api, api_docs, layout
 from salespilot.server.context import SESSION_COOKIE, Context, Viewer
 from salespilot.server.filters import parse
 from salespilot.server.pages import Page, PageQuery, View, registry
@@ -54,6 +55,8 @@ def _status(exc: SalesPilotError) -> int:
         return 403
     if isinstance(exc, TooManyAttempts):
         return 429
+    if isinstance(exc, NotFound):
+        return 404
     if isinstance(exc, UserInputError):
         return 400
     if isinstance(exc, StoreError):
@@ -73,7 +76,7 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
         title="SalesPilot",
         version="1",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # Swagger UI comes from a CDN: the server writes its own page (server.api_docs)
         redoc_url=None,
     )
     app.state.workspace = ctx.workspace
@@ -111,9 +114,11 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
-        return error_response(exc.status_code, "http_error", str(exc.detail))
+        code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")  # named as ours are
+        return error_response(exc.status_code, code, str(exc.detail))
 
     api.routes(app, ctx)
+    api_docs.routes(app)
     _auth_routes(app, ctx)
     for page in pages:
         _page_routes(app, ctx, page, pages)
@@ -158,7 +163,7 @@ def _page_routes(app: FastAPI, ctx: Context, page: Page, pages: list[Page]) -> N
         links = [(p.path, p.title.get(viewer.lang, p.title["en"])) for p in pages if p.nav and _visible(p, viewer)]
         top = layout.nav(t, viewer.csrf, links, request.url.path, viewer.lang)
         keep = {k: request.query_params[k] for k in page.params if request.query_params.get(k)}
-        bar = layout.filter_form(t, parse(request), page.filters, keep) if page.filters else ""
+        bar = layout.filter_form(t, parse(request), page.filters, keep, page.periods) if page.filters else ""
         content = view.content if view.content.startswith("<main") else f'<main class="sp-main">{view.content}</main>'
         title = page.title.get(viewer.lang, page.title["en"])
         return HTMLResponse(layout.document(title, top + bar + content, viewer.lang), status_code=view.status)

@@ -132,9 +132,14 @@ def nav(t: dict[str, str], csrf: str | None, links: Sequence[tuple[str, str]], h
 
 
 def filter_form(
-    t: dict[str, str], f: Filters, dims: Sequence[str] = FILTER_DIMS, keep: Mapping[str, str] | None = None
+    t: dict[str, str],
+    f: Filters,
+    dims: Sequence[str] = FILTER_DIMS,
+    keep: Mapping[str, str] | None = None,
+    periods: bool = True,
 ) -> str:
-    """The filter bar; a GET form, so the URL keeps the filters (and ``keep``: the page's own parameters)."""
+    """The filter bar; a GET form, so the URL keeps the filters (and ``keep``: the page's own
+    parameters). Without ``periods`` (a page of the present, such as the pipeline) no grain or dates."""
     grains = "".join(f'<option value="{g}"{" selected" if g == f.grain else ""}>{t[g]}</option>' for g in GRAINS)
     fields = "".join(f'<label>{t[d]} <input name="{d}" value="{html.escape(f.dims.get(d, ""))}"></label>' for d in dims)
     start = f.start.isoformat() if f.start else ""
@@ -142,18 +147,21 @@ def filter_form(
     hidden = "".join(
         f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">' for k, v in (keep or {}).items()
     )
-    return (
-        f'<form class="sp-filters" method="get"><label>{t["grain"]} <select name="grain">{grains}</select></label>'
+    period_fields = (
+        f'<label>{t["grain"]} <select name="grain">{grains}</select></label>'
         f'<label>{t["from"]} <input type="date" name="from" value="{start}"></label>'
-        f'<label>{t["to"]} <input type="date" name="to" value="{end}"></label>{fields}'
-        f"{hidden}<button>{t['apply']}</button></form>"
+        f'<label>{t["to"]} <input type="date" name="to" value="{end}"></label>'
+        if periods
+        else ""
     )
+    return f'<form class="sp-filters" method="get">{period_fields}{fields}{hidden}<button>{t["apply"]}</button></form>'
 
 
 def document(title: str, body: str, lang: str) -> str:
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(title)} · SalesPilot</title><link rel='stylesheet' href='/static/app.css'>"
+        f"<title>{html.escape(title if title == 'SalesPilot' else f'{title} · SalesPilot')}</title>"
+        "<link rel='stylesheet' href='/static/app.css'>"
         f"<link rel='icon' href='/favicon.ico'></head><body>{body}</body></html>"
     )

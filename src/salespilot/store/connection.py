@@ -224,9 +224,11 @@ class DuckDBStore(Store):
                     holder = f" (process {pid.group(1)})" if pid else ""
                     raise StoreBusyError(
                         f"The store {self.path} is in use by another process{holder}: an import, a server, "
-                        "or a Python session that opened it for writing (salespilot.open(path, read_only=True) "
-                        f"lets others in); waited {lock_timeout:g} s. Try again when it is done, or raise "
-                        "SALESPILOT_LOCK_TIMEOUT."
+                        f"or a Python session that opened it for writing; waited {lock_timeout:g} s. A DuckDB "
+                        "store has one writer at a time: while `salespilot serve` runs, use the dashboard or "
+                        "the API (a token: POST /api/v1/tokens), or stop the server; for several processes "
+                        "at once, use PostgreSQL (docs/server.md). Otherwise try again when it is done, or "
+                        "raise SALESPILOT_LOCK_TIMEOUT."
                     ) from None
                 if "not a valid DuckDB database" in message or "Unable to open database" in message:
                     raise StoreError(f"{self.path} is not a SalesPilot store (DuckDB file): {message}") from None

@@ -14,7 +14,7 @@ closing it does not close the store under it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import ibis
 import ibis.expr.types as ir
@@ -44,6 +44,11 @@ class LensedBackend:
         for lens in self._lenses:
             table = lens.apply(self._con, name, table)
         return table
+
+    def beyond_scope(self) -> ibis.BaseBackend:
+        """This backend without the lenses that narrow whose records are seen (``beyond_scope``)."""
+        kept = [lens for lens in self._lenses if not getattr(lens, "narrows_records", False)]
+        return cast(ibis.BaseBackend, LensedBackend(self._con, kept)) if kept else self._con
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._con, attr)
@@ -82,6 +87,41 @@ def with_lenses(store: Any, *lenses: Lens) -> LensedStore:
 def lenses_of(store: Any) -> tuple[Lens, ...]:
     found: tuple[Lens, ...] = getattr(store, "lenses", ())
     return found
+
+
+def beyond_scope(con: ibis.BaseBackend) -> ibis.BaseBackend:
+    """``con`` without the lenses that narrow whose records are seen (a user's scope, the filter
+    bar's slice: ``narrows_records``), the others (as of a past date) kept.
+
+    For the lookups that give a visible record its attributes, never for the records counted: a
+    lead is converted if any opportunity came of it, whoever owns that opportunity; a deal's channel
+    is its lead's, whoever owns the lead; an account is a new customer at its first win, whoever won
+    it. So a rep's scope and the filter ``rep`` give the same figures (docs/access.md). The KPI
+    layer, which may not import the store, calls the backend's own ``beyond_scope()``.
+    """
+    return con.beyond_scope() if isinstance(con, LensedBackend) else con
+
+
+Owner = tuple[str, str | None]  # ("company", None), ("team", "North"), ("rep", "R0014")
+
+
+def records_owner(store: Any) -> Owner | None:
+    """Whose records the lenses of ``store`` show, for the targets they are held against: the
+    company's (no lens narrows them), one rep's or one team's (a lens may say so with an
+    ``owner()`` method); None when they are nobody's in particular (several reps with no team,
+    one channel)."""
+    owners: list[Owner | None] = []
+    for lens in lenses_of(store):
+        says = getattr(lens, "owner", None)
+        if callable(says):
+            owners.append(says())
+    if any(owner is None for owner in owners):
+        return None
+    for kind in ("rep", "team"):
+        for found in owners:
+            if found is not None and found[0] == kind:
+                return found
+    return ("company", None)
 
 
 def hidden_tables(store: Any) -> dict[str, str]:

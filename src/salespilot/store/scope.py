@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -48,6 +49,8 @@ COSTS_HIDDEN = "costs are company spend, not a rep's or a team's records: not in
 class ScopeLens:
     """The records of the reps ``rep_ids`` (and the targets of the teams ``teams``)."""
 
+    narrows_records: ClassVar[bool] = True  # lookups see past it (lens.beyond_scope)
+
     rep_ids: frozenset[str]
     teams: frozenset[str] = frozenset()
 
@@ -70,6 +73,14 @@ class ScopeLens:
         opportunities = self._opportunities(con)
         leads = self._leads(con)
         return account_id.isin(opportunities.account_id) | account_id.isin(leads.account_id)
+
+    def owner(self) -> tuple[str, str | None] | None:
+        """Whose records these are, for targets: one rep's, else one team's, else nobody's."""
+        if len(self.rep_ids) == 1 and not self.teams:
+            return ("rep", next(iter(self.rep_ids)))
+        if len(self.teams) == 1:
+            return ("team", next(iter(self.teams)))
+        return None
 
     def hides(self) -> dict[str, str]:
         return {"costs": COSTS_HIDDEN}

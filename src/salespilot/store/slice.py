@@ -29,6 +29,7 @@ semi-joins, never pasted SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -38,6 +39,8 @@ SLICE_DIMS = ("rep", "team", "channel", "segment")
 
 @dataclass(frozen=True)
 class SliceLens:
+    narrows_records: ClassVar[bool] = True  # lookups see past it (lens.beyond_scope)
+
     rep: str | None = None
     team: str | None = None
     channel: str | None = None
@@ -46,6 +49,17 @@ class SliceLens:
     @property
     def empty(self) -> bool:
         return not (self.rep or self.team or self.channel or self.segment)
+
+    def owner(self) -> tuple[str, str | None] | None:
+        """Whose records the slice shows, for targets: a rep's, a team's, the company's; nobody's
+        with a channel or a segment (there are no targets per channel)."""
+        if self.channel or self.segment:
+            return None
+        if self.rep:
+            return ("rep", self.rep)
+        if self.team:
+            return ("team", self.team)
+        return ("company", None)
 
     # -- the conditions, on the store's own tables ----------------------------------------------
     def _owner(self, con: ibis.BaseBackend, column: ir.StringColumn) -> ir.BooleanValue:

@@ -62,6 +62,7 @@ class Page:
     build: Callable[[PageQuery], View]
     texts: dict[str, dict[str, str]] = field(default_factory=dict)
     filters: tuple[str, ...] = ("rep", "team", "channel", "segment")
+    periods: bool = True  # the filter bar offers grain, from and to (a page of the present: not)
     params: tuple[str, ...] = ()  # the page's own query parameters, kept when the filter bar is applied
     slice: bool = True  # apply the filters as a lens (pages whose engine calls take no filters)
     admin: bool = False  # only admins see it (and its link)

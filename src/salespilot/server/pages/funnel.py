@@ -5,6 +5,7 @@ time to mature is shown first; every period is in the table."""
 from __future__ import annotations
 
 import html
+from typing import Any
 
 from salespilot.server import charts, formats
 from salespilot.server.layout import flag_text
@@ -23,6 +24,13 @@ TEXT = {
         "lever": "Lever",
         "steps": "Steps by period",
         "below": "below reference",
+        "step_call": "call",
+        "step_lead": "lead",
+        "step_opportunity": "opportunity",
+        "step_signature": "signature",
+        "lever_call_to_lead": "check the call lists and the pitch",
+        "lever_lead_to_opportunity": "adjust the target or the qualification process",
+        "lever_opportunity_to_signature": "look at the loss reasons",
     },
     "fr": {
         "step": "Étape",
@@ -35,8 +43,27 @@ TEXT = {
         "lever": "Levier",
         "steps": "Étapes par période",
         "below": "sous la référence",
+        "step_call": "appel",
+        "step_lead": "lead",
+        "step_opportunity": "opportunité",
+        "step_signature": "signature",
+        "lever_call_to_lead": "revoir les listes d'appels et le discours",
+        "lever_lead_to_opportunity": "revoir le ciblage ou la qualification",
+        "lever_opportunity_to_signature": "étudier les motifs de perte",
     },
 }
+
+
+def _step(t: dict[str, str], step: str | None) -> str:
+    """A funnel step in the user's language (a step the page does not know stays as written)."""
+    return t.get(f"step_{step}", step or "")
+
+
+def _lever(t: dict[str, str], step: Any) -> str:
+    """The lever of a step below its reference, in the user's language."""
+    if not step.lever:
+        return ""
+    return t.get(f"lever_{step.step}_to_{step.next_step}", str(step.lever))
 
 
 def build(q: PageQuery) -> View:
@@ -61,22 +88,23 @@ def build(q: PageQuery) -> View:
     for p in periods:
         for s in p.steps:
             row = {k: getattr(s, k) for k in ("step", "next_step", "volume", "rate", "ci_low", "ci_high")}
-            row.update(period=str(p.period), reference=s.reference, lever=s.lever, flags=", ".join(s.flags))
+            lever = _lever(t, s) or None
+            row.update(period=str(p.period), reference=s.reference, lever=lever, flags=", ".join(s.flags))
             table.rows.append(row)
     if not periods:
         return View(f"<p>{t['empty']}</p>", [table])
     last = periods[-1]
-    steps = [(s.step, None if s.volume is None else float(s.volume)) for s in last.steps]
+    steps = [(_step(t, s.step), None if s.volume is None else float(s.volume)) for s in last.steps]
     rates = [formats.percent(s.rate, lang) for s in last.steps if s.next_step]
     chart = charts.funnel(steps, f"{t['steps']} {last.period}", lambda v: formats.number(v, lang), rates)
     rows = "".join(
-        f"<tr><td>{html.escape(s.step)} → {html.escape(s.next_step or '')}</td>"
+        f"<tr><td>{html.escape(_step(t, s.step))} → {html.escape(_step(t, s.next_step))}</td>"
         f'<td class="sp-u-count" data-value="{s.volume}">{formats.number(s.volume, lang)}</td>'
         f'<td class="sp-u-rate">{formats.percent(s.rate, lang)} [{formats.percent(s.ci_low, lang)}, '
         f"{formats.percent(s.ci_high, lang)}]</td>"
         f'<td class="sp-u-rate">{formats.percent(s.reference, lang)}'
         f"{' <span class=sp-flag>' + t['below'] + '</span>' if s.below_reference else ''}</td>"
-        f"<td>{html.escape(s.lever or '')}</td>"
+        f"<td>{html.escape(_lever(t, s))}</td>"
         f'<td class="sp-flag">{html.escape(flag_text(t, s.flags))}</td></tr>'
         for s in last.steps
         if s.next_step

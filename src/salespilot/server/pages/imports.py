@@ -70,6 +70,8 @@ TEXT = {
         "im_unchanged": "Unchanged",
         "im_rejected": "Rejected",
         "im_warnings": "Warnings",
+        "im_rows_n": "Rows",
+        "im_first_row": "First row",
         "im_what": "Count",
         "im_rows": "Rows",
         "im_ignored": "Columns ignored: {cols}.",
@@ -111,6 +113,8 @@ TEXT = {
         "im_unchanged": "Inchangées",
         "im_rejected": "Rejetées",
         "im_warnings": "Avertissements",
+        "im_rows_n": "Lignes",
+        "im_first_row": "Première ligne",
         "im_what": "Nombre",
         "im_rows": "Lignes",
         "im_ignored": "Colonnes ignorées : {cols}.",
@@ -286,6 +290,7 @@ def _result(q: PageQuery, uploads: Uploads, import_id: int, tables: list[Table])
         if found is None:
             ws.rejects(import_id)  # the engine's message: which imports there are
         rejects = ws.rejects(import_id, limit=200)
+        warned = ws.warnings(import_id)
     assert found is not None
     counts = Table(
         "result",
@@ -305,12 +310,25 @@ def _result(q: PageQuery, uploads: Uploads, import_id: int, tables: list[Table])
         ],
         shown,
     )
-    tables += [counts, rejected]
+    warnings = Table(
+        "warnings",
+        f"{t['im_warnings']} ({found['warnings']})",
+        [
+            Column("column", t["im_column"]),
+            Column("value", t["im_value"]),
+            Column("reason", t["im_reason"]),
+            Column("rows", t["im_rows_n"], "count"),
+            Column("first_row", t["im_first_row"]),
+        ],
+        warned,
+    )
+    tables += [counts, rejected, warnings]
     query = urlencode({"import": import_id})
     return (
         '<div id="import-result">'
         + to_html(counts, q.lang, q.currency)
         + to_html(rejected, q.lang, q.currency, "/export/imports/rejects", query)
+        + (to_html(warnings, q.lang, q.currency) if warned else "")
         + "</div>"
     )
 
@@ -485,6 +503,14 @@ def routes(app: FastAPI, ctx: Context) -> None:
         with ctx.writer(user, "list imports") as ws:
             items, total = ws.imports(limit, offset)
         return api.listing([api.plain(shown_import(r, uploads)) for r in items], total, limit, offset)
+
+    @app.get("/api/v1/imports/{import_id}/warnings")
+    def api_warnings(request: Request, import_id: int) -> dict[str, Any]:
+        """What an import kept but warned about: column, value, reason, rows, first_row."""
+        user, _ = ctx.current(request)
+        with ctx.writer(user, "list imports") as ws:
+            items = ws.warnings(import_id)
+        return api.listing(items)
 
     @app.get("/api/v1/imports/{import_id}/rejects")
     def api_rejects(request: Request, import_id: int, limit: int = 200, offset: int = 0) -> dict[str, Any]:

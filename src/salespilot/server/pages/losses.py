@@ -77,6 +77,11 @@ TEXT = {
         "reason_timing": "timing",
         "reason_no_decision": "no decision",
         "reason_other": "other",
+        "lever_bad_target": "lead generation targeting",
+        "lever_no_pain": "discovery and qualification",
+        "lever_no_fit": "product",
+        "lever_competitor": "positioning, competitive intelligence",
+        "lever_budget": "pricing, budget qualification",
         "field_pain_point": "pain point",
         "field_objective": "objective",
         "field_success_criteria": "success criteria",
@@ -140,6 +145,11 @@ TEXT = {
         "reason_timing": "calendrier",
         "reason_no_decision": "pas de décision",
         "reason_other": "autre",
+        "lever_bad_target": "ciblage de la génération de leads",
+        "lever_no_pain": "découverte et qualification",
+        "lever_no_fit": "produit",
+        "lever_competitor": "positionnement, veille concurrentielle",
+        "lever_budget": "prix, qualification du budget",
         "field_pain_point": "problème",
         "field_objective": "objectif",
         "field_success_criteria": "critères de succès",
@@ -195,6 +205,8 @@ def _loss_table(q: PageQuery, by: str, name: str, title: str, rows: list[dict[st
         row = dict(r)
         if by == "reason":
             row["reason"] = _label(t, "reason", str(r["reason"]))
+            if r.get("lever"):
+                row["lever"] = t.get(f"lever_{r['reason']}", r["lever"])
             row["texts"] = "; ".join(f"{x['text']} ({x['count']})" for x in r.get("texts", []))
         if row.get("top_reason") is not None:
             row["top_reason"] = _label(t, "reason", str(row["top_reason"]))

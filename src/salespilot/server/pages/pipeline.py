@@ -9,7 +9,7 @@ from salespilot.server.tables import Column, Table, to_html
 
 TEXT = {
     "en": {
-        "durations": "Days in stage (median to P90)",
+        "durations": "Days in stage (bar: median to P90; mark and figure: P75)",
         "stages": "Stage durations",
         "stuck": "Stuck deals",
         "deal": "Deal",
@@ -25,7 +25,7 @@ TEXT = {
         "p90": "P90",
     },
     "fr": {
-        "durations": "Jours par étape (médiane à P90)",
+        "durations": "Jours par étape (barre : médiane à P90 ; repère et chiffre : P75)",
         "stages": "Durées par étape",
         "stuck": "Affaires bloquées",
         "deal": "Affaire",
@@ -93,4 +93,11 @@ def build(q: PageQuery) -> View:
     return View(content, [stage_table, stuck_table], {"cycle": durations.cycle, "data_end": durations.data_end})
 
 
-PAGE = Page(name="pipeline", path="/pipeline", title={"en": "Pipeline", "fr": "Pipeline"}, build=build, texts=TEXT)
+PAGE = Page(
+    name="pipeline",
+    path="/pipeline",
+    title={"en": "Pipeline", "fr": "Pipeline"},
+    build=build,
+    texts=TEXT,
+    periods=False,  # the deals open today, and how long every deal stayed in each stage: no period
+)

@@ -219,9 +219,10 @@ def _gaps(q: PageQuery, role: str | None) -> tuple[str, list[Table], dict[str, A
     t, lang, f = q.t, q.lang, q.filters
     result = q.ws.rep_gaps(role=role, start=f.start, end=f.end)
     reps = result["reps"]
+    span = " – ".join(formats.date(_day(d), lang) for d in (result.get("start"), result.get("end")) if d)
     gaps = Table(
         "gaps",
-        t["gaps"],
+        f"{t['gaps']} ({span})" if span else t["gaps"],  # over the whole window, not the last period
         [
             Column("rep", t["rep"]),
             Column("name", t["name"]),
