@@ -9,6 +9,9 @@ Hand-made store, figures counted by hand (2025-Q1, EUR):
 So S1's two leads both became opportunities (owned by others): conversion 100 %. A1's revenue is
 150: 100 from the web (O1's lead is S1's) and 50 with no channel. A1 has one new customer (X, from
 the web): Y's first win was A2's, so Y is A2's new customer (from events), not A1's.
+
+Further down: whose target the figures are held against, every series running to the data's last
+period, and a customer renewed through another rep's deal (cohorts, renewals, retention).
 """
 
 from __future__ import annotations
@@ -142,3 +145,48 @@ def test_a_month_with_no_new_customer_is_a_zero_not_a_shorter_series(ws: Workspa
     assert series["new_customers"][-2:] == [("2025-02", 2), ("2025-03", 0)]
     assert series["signatures"][-2:] == [("2025-02", 2), ("2025-03", 1)]
     assert [r["period"] for r in rows if r["kpi"] == "win_rate"][-1] == "2025-03"
+
+
+# -- a cohort's customers stay customers whoever renews them ------------------------------------------
+RENEWED = {
+    **TABLES,
+    "opportunities": TABLES["opportunities"] + "O5,2025-05-01T09:00:00Z,,X,A2,80,EUR,2025-05-20T09:00:00Z,won\n",
+    "contracts": (
+        "contract_id,account_id,start_date,end_date,value,opportunity_id,renews_contract_id\n"
+        "C1,X,2025-02-10,2025-05-31,100,O1,\nC2,X,2025-06-01,2026-05-31,80,O5,C1\n"
+    ),
+    "activities": "activity_id,rep_id,type,occurred_at\nZ1,A1,call,2025-09-30T12:00:00Z\n",  # data to Q3
+}
+
+
+def test_a_cohort_customer_renewed_through_another_reps_deal_is_still_active(db_url: str, tmp_path: Path) -> None:
+    """X is A1's customer (2025-Q1 cohort); C2, its renewal from June, came through A2's deal O5."""
+    with salespilot.open(db_url) as ws:
+        for table, text in RENEWED.items():
+            path = tmp_path / f"{table}.csv"
+            path.write_text(text, encoding="utf-8")
+            assert ws.import_file(path, table=table).rejected == 0, table
+        rows = _as(ws, "A1").kpi("cohort_retention", grain="quarter", output="rows")
+        q1 = {r["periods_since"]: (r["cohort_size"], r["active"]) for r in rows if r["period"] == "2025-Q1"}
+        assert q1[0] == (1, 1)  # C1, A1's own contract
+        assert q1[1] == (1, 1) and q1[2] == (1, 1)  # C2: not in A1's scope, and X is still a customer
+
+
+def test_renewals_and_retention_see_a_renewal_through_another_reps_deal(db_url: str, tmp_path: Path) -> None:
+    """C1 (A1's, ends 2025-05-31) is renewed by C2 (through A2's O5, from 2025-06-01, links C1)."""
+    with salespilot.open(db_url) as ws:
+        for table, text in RENEWED.items():
+            path = tmp_path / f"{table}.csv"
+            path.write_text(text, encoding="utf-8")
+            assert ws.import_file(path, table=table).rejected == 0, table
+        names = ["renewal_rate", "logo_retention"]
+        for view in (ws, _as(ws, "A1")):
+            rows = view.kpi(names, grain="quarter", start="2025-04-01", end="2025-09-30", output="rows")
+            got = {(r["kpi"], r["period"]): (r["numerator"], r["denominator"]) for r in rows}
+            assert got[("renewal_rate", "2025-Q2")] == (1, 1)  # C1 ended in Q2 and was renewed
+            assert got[("logo_retention", "2025-Q2")] == (1, 1)  # X: C1 on April 1st, C2 on June 30th
+            assert got[("logo_retention", "2025-Q3")] == (1, 1)  # X through C2 all along
+        alan = _as(ws, "A2").kpi(names, grain="quarter", start="2025-04-01", end="2025-09-30", output="rows")
+        alans = {(r["kpi"], r["period"]): (r["numerator"], r["denominator"]) for r in alan}
+        assert alans[("logo_retention", "2025-Q3")] == (1, 1)  # X is A2's account too, through C2
+        assert alans[("logo_retention", "2025-Q2")] == (1, 1)  # measured on all of X's contracts

@@ -9,7 +9,8 @@ import pytest
 
 from salespilot.analytics.losses import LEVERS
 from salespilot.analytics.planner import ADVICE
-from salespilot.server.pages import funnel, losses
+from salespilot.metrics.catalogue import load_catalogue
+from salespilot.server.pages import funnel, kpi, losses
 
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
@@ -35,3 +36,11 @@ def test_every_loss_lever_has_words(lang: str) -> None:
     t = losses.TEXT[lang]
     assert {f"lever_{reason}" for reason, lever in LEVERS.items() if lever} <= set(t)
     assert all(t[f"lever_{r}"] == lever for r, lever in LEVERS.items() if lever) or lang != "en"
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_every_unit_and_dimension_of_the_catalogue_has_words(lang: str) -> None:
+    t = kpi.TEXT[lang]
+    for definition in load_catalogue().kpis.values():
+        assert f"unit_{definition.unit}" in t, definition.name
+        assert all(f"dim_{d}" in t for d in definition.dimensions), definition.name

@@ -116,3 +116,9 @@ def test_the_filter_bar_offers_periods_only_where_the_page_reads_them(server: di
     bar = re.search(r'<form class="sp-filters".*?</form>', pipeline, re.S)
     assert bar is not None and 'name="segment"' in bar.group(0)  # the pipeline's dimensions stay
     assert 'name="grain"' not in bar.group(0) and 'name="from"' not in bar.group(0)  # open deals today: no period
+
+
+def test_a_kpis_definition_speaks_the_users_language(server: dict[str, Any]) -> None:
+    french = _get(server, "/kpi/win_rate", role="rep").text  # the rep reads French
+    assert "<dd>taux</dd>" in french and "<dd>commercial, équipe, canal, campagne, segment, secteur" in french
+    assert "<dd>rate</dd>" in _get(server, "/kpi/win_rate").text

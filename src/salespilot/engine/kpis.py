@@ -25,7 +25,7 @@ from salespilot.metrics.runner import Row, Runner
 from salespilot.metrics.sources import Context
 from salespilot.settings import parse_stage_order
 from salespilot.store.asof import as_of
-from salespilot.store.lens import hidden_tables, records_owner
+from salespilot.store.lens import beyond_scope, hidden_tables, records_owner
 from salespilot.store.query import dialect, ibis_backend
 
 OUTPUTS = ("arrow", "pandas", "polars", "rows")
@@ -98,7 +98,12 @@ def data_years_and_end(con: ibis.BaseBackend, timezone: str) -> Span:
     Measuring it scans the dated columns of leads, opportunities and activities (a second on
     PostgreSQL with ten million activities), so it is kept while the data is the same: the key is
     the lenses the store is seen through and the imports so far (every write of data is an
-    import); through a lens that is not a value (as of a date) it is measured each time."""
+    import); through a lens that is not a value (as of a date) it is measured each time.
+
+    It is the store's span, past a user's scope or a slice (``beyond_scope``): the data's last day
+    says how fresh the data is, not when a rep last did something, so a rep with no deal last
+    month sees a 0 there, not "after the data's last day"."""
+    con = beyond_scope(con)
     key = _span_key(con, timezone)
     if key is not None:
         with _SPANS_LOCK:

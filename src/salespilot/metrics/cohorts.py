@@ -94,7 +94,7 @@ def cohort_retention(runner: Runner, kpi: KPI, query: Query) -> tuple[dict[Key, 
     p = points(((c, day, b.since(day)) for c, cs in steps.items() for _, day, _ in cs), ("p_cohort", "upto", "since"))
     # Each customer meets the days measured of its own cohort, then its own spells.
     cp = customers.join(p, customers[PK] == p.p_cohort).drop("p_cohort")
-    s = spells(runner, query, b).rename(s_account="account_id")
+    s = spells(runner, query, b, everyone=True).rename(s_account="account_id")  # the cohort's accounts only
     j = cp.join(s, [cp.account_id == s.s_account, s.lo <= cp.upto, s.hi.isnull() | (s.hi >= cp.since)])
     counted = j.group_by([PK, "upto", *query.by]).aggregate(active=j.account_id.nunique())
     active_rows, _ = runner.execute(counted)
@@ -141,7 +141,7 @@ def cohort_profitability(runner: Runner, kpi: KPI, query: Query) -> tuple[dict[K
     customers = _customers(runner, query, grid)
     sizes_rows, _ = runner.execute(customers.group_by([PK, *query.by]).aggregate(size=customers.count()))
     # The cohort's won amounts per period of their close (base currency, close date's rate).
-    w = won_deals(runner)
+    w = won_deals(runner, everyone=True)  # whoever won them: joined to the cohort's customers below
     local = periods.to_local(w.closed_at, query.timezone, *query.years)
     w = w.mutate(closed_pk=periods.period_start(local, cal))
     c = customers.rename(c_account="account_id")

@@ -31,7 +31,7 @@ from salespilot.metrics import periods
 from salespilot.metrics.catalogue import KPI
 from salespilot.metrics.compile import Query
 from salespilot.metrics.runner import CUSTOM, CustomBuilder, Key, Row, Runner
-from salespilot.metrics.sources import _convert
+from salespilot.metrics.sources import _convert, beyond_scope
 
 ACCOUNT_DIMS = ("segment", "industry", "country")
 PK = "pk"  # the period (or cohort) start column of the aggregates
@@ -141,18 +141,19 @@ def flags(*pairs: tuple[bool, str]) -> list[str]:
 # -- the engine's tables ------------------------------------------------------------------------
 
 
-def won_deals(runner: Runner) -> ir.Table:
-    """Won opportunities of an account: account_id, closed_at, amount_base (close date's rate), fx_missing."""
-    o = runner.ctx.con.table("opportunities")
+def won_deals(runner: Runner, everyone: bool = False) -> ir.Table:
+    """Won opportunities of an account: account_id, closed_at, amount_base (close date's rate), fx_missing.
+    ``everyone``: past a scope or a slice (``beyond_scope``), for an account the query already holds."""
+    o = _con(runner, everyone).table("opportunities")
     o = o.filter((o.outcome == "won") & o.account_id.notnull() & o.closed_at.notnull())
     t = o.select("account_id", "closed_at", "amount", "currency")
     return _convert(runner.ctx, t, "amount", "currency", t.closed_at.cast("date")).drop("_rate")
 
 
-def contracts(runner: Runner) -> ir.Table:
+def contracts(runner: Runner, everyone: bool = False) -> ir.Table:
     """Every contract with ``yearly``: its yearly value in the base currency at its start date's
     rate (value / term_months * 12 when the term is given; 0 when unknown) and ``fx_missing``."""
-    c = runner.ctx.con.table("contracts")
+    c = _con(runner, everyone).table("contracts")
     t = c.select("contract_id", "account_id", "start_date", "end_date", "value", "term_months", "currency")
     t = _convert(runner.ctx, t, "value", "currency", t.start_date).drop("_rate")
     term = t.term_months.cast("float64")
@@ -172,12 +173,19 @@ def with_dims(runner: Runner, t: ir.Table, query: Query) -> ir.Table:
     return t
 
 
-def spells(runner: Runner, query: Query, b: Basis) -> ir.Table:
-    """account_id, lo, hi, value (base currency, 0 when unknown) and fx_missing: see the module."""
+def _con(runner: Runner, everyone: bool) -> ibis.BaseBackend:
+    return beyond_scope(runner.ctx.con) if everyone else runner.ctx.con
+
+
+def spells(runner: Runner, query: Query, b: Basis, everyone: bool = False) -> ir.Table:
+    """account_id, lo, hi, value (base currency, 0 when unknown) and fx_missing: see the module.
+
+    ``everyone``: every contract (or won deal) of the account, whoever signed it, for the accounts
+    a scope already holds: a customer renewed through another rep's deal is still a customer."""
     if b.contracts:
-        t = contracts(runner)
+        t = contracts(runner, everyone)
         return t.select("account_id", "fx_missing", lo=t.start_date, hi=t.end_date, value=t.yearly)
-    w = won_deals(runner)
+    w = won_deals(runner, everyone)
     day = periods.to_local(w.closed_at, query.timezone, *query.years).cast("date")
     value = w.amount_base.fill_null(ibis.literal(0.0, type="float64"))
     return w.select("account_id", "fx_missing", lo=day, hi=day, value=value)
@@ -258,7 +266,7 @@ def renewal_rate(runner: Runner, kpi: KPI, query: Query) -> tuple[dict[Key, Row]
 
 def _renewals(runner: Runner, query: Query, b: Basis, grid: list[Span]) -> list[Row]:
     assert b.end is not None
-    c = runner.ctx.con.table("contracts")
+    c = beyond_scope(runner.ctx.con).table("contracts")  # a renewal is one whoever signed it
     t = contracts(runner)
     # Ending: an end date in the range, on or before the data's last day (later ones still run).
     low = query.start or grid[0].first
@@ -308,7 +316,11 @@ def _retention(runner: Runner, query: Query) -> tuple[Basis, list[Span], list[Ro
         measured = [s for s in grid if not s.after]
         if not measured:
             return b, grid, []
-        s = spells(runner, query, b)
+        # The accounts with a contract the store shows (all, or a scope's), measured on all their
+        # contracts: a customer renewed through another rep's deal is still a customer (docs/access.md).
+        s = spells(runner, query, b, everyone=True)
+        if beyond_scope(runner.ctx.con) is not runner.ctx.con:
+            s = s.filter(s.account_id.isin(spells(runner, query, b).account_id))
         starts = points(((x.key, x.first, b.since(x.first)) for x in measured), (PK, "upto", "since"))
         ends = points(((x.key, x.last, b.since(x.last)) for x in measured), (PK, "upto", "since"))
         at_start = active(with_dims(runner, s, query), starts, [PK, *query.by])

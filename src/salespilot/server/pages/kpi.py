@@ -15,8 +15,46 @@ from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
 
 TEXT = {
-    "en": {"rows_of": "Counted records", "of": "of", "source": "Source"},
-    "fr": {"rows_of": "Enregistrements comptés", "of": "sur", "source": "Source"},
+    "en": {
+        "rows_of": "Counted records",
+        "of": "of",
+        "source": "Source",
+        "unit_count": "count",
+        "unit_currency": "amount (base currency)",
+        "unit_days": "days",
+        "unit_rate": "rate",
+        "unit_ratio": "ratio",
+        "dim_rep": "rep",
+        "dim_team": "team",
+        "dim_channel": "channel",
+        "dim_campaign": "campaign",
+        "dim_segment": "segment",
+        "dim_industry": "industry",
+        "dim_country": "country",
+        "dim_product": "product",
+        "dim_stage": "stage",
+        "dim_type": "type",
+    },
+    "fr": {
+        "rows_of": "Enregistrements comptés",
+        "of": "sur",
+        "source": "Source",
+        "unit_count": "nombre",
+        "unit_currency": "montant (devise de référence)",
+        "unit_days": "jours",
+        "unit_rate": "taux",
+        "unit_ratio": "ratio",
+        "dim_rep": "commercial",
+        "dim_team": "équipe",
+        "dim_channel": "canal",
+        "dim_campaign": "campagne",
+        "dim_segment": "segment",
+        "dim_industry": "secteur",
+        "dim_country": "pays",
+        "dim_product": "produit",
+        "dim_stage": "étape",
+        "dim_type": "type",
+    },
 }
 
 
@@ -66,11 +104,12 @@ def build(q: PageQuery) -> View:
         reference_label=t["target"],
     )
     span = " – ".join(formats.date(d, lang) for d in (rows_from, rows_to) if d)
+    dimensions = ", ".join(t.get(f"dim_{d}", d) for d in kpi.dimensions)  # in the user's language
     definition = (
         f'<section class="sp-section" id="definition"><h1>{html.escape(kpi.label(lang))}</h1>'
         f"<p>{html.escape(kpi.description)}</p><dl>"
-        f"<dt>{t['unit']}</dt><dd>{html.escape(unit)}</dd>"
-        f"<dt>{t['dimensions']}</dt><dd>{html.escape(', '.join(kpi.dimensions) or '–')}</dd>"
+        f"<dt>{t['unit']}</dt><dd>{html.escape(t.get(f'unit_{unit}', unit))}</dd>"
+        f"<dt>{t['dimensions']}</dt><dd>{html.escape(dimensions or '–')}</dd>"
         f"<dt>{t['rows_of']}</dt><dd>{html.escape(str(behind.get('rows_of', '')))} "
         f"({formats.number(len(found), lang)} {t['of']} {formats.number(behind.get('total'), lang)})"
         f"{' · ' + html.escape(span) if span else ''}</dd></dl></section>"
