@@ -1,5 +1,5 @@
 """The catalogue is parsed once per text: a user's file adds to one load only, an edited file is
-read again, and a bad one is refused every time."""
+read again, and a bad one is refused every time; every KPI is defined in English and French."""
 
 from __future__ import annotations
 
@@ -50,3 +50,28 @@ def test_a_bad_file_is_refused_every_time(tmp_path: Path) -> None:
     for _ in range(2):
         with pytest.raises(CatalogueError, match=r"bad\.yaml is not valid YAML"):
             load_catalogue(bad)
+
+
+def test_every_built_in_kpi_is_defined_in_english_and_french() -> None:
+    for kpi in load_catalogue().kpis.values():
+        assert kpi.describe("en") == kpi.description and len(kpi.description) > 20, kpi.name
+        assert kpi.describe("fr") == kpi.description_fr != kpi.description, kpi.name
+    win_rate = load_catalogue().kpis["win_rate"]
+    assert "gagnées / (gagnées + perdues)" in win_rate.describe("fr")
+
+
+def test_a_users_description_is_a_text_or_both_languages(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(MINE.format(name="plain_rate"), encoding="utf-8")
+    plain = load_catalogue(mine).kpis["plain_rate"]
+    assert plain.describe("fr") == plain.describe("en") == "Won / closed."  # no French: the English one
+    both = MINE.format(name="both_rate").replace(
+        "description: Won / closed.", "description: {en: Won / closed., fr: Gagnées / closes.}"
+    )
+    mine.write_text(both, encoding="utf-8")
+    kpi = load_catalogue(mine).kpis["both_rate"]
+    assert (kpi.describe("en"), kpi.describe("fr")) == ("Won / closed.", "Gagnées / closes.")
+    for wrong in ("{fr: Gagnées / closes.}", "{en: Won., de: Gewonnen.}", "[Won]"):
+        mine.write_text(MINE.format(name="bad_rate").replace("Won / closed.", wrong), encoding="utf-8")
+        with pytest.raises(CatalogueError, match=r'KPI "bad_rate": description is a text, or \{en: \.\.\., fr'):
+            load_catalogue(mine)

@@ -122,6 +122,7 @@ def _print_list(catalogue: str | None, fmt: str) -> None:
             "label_fr": k.label_fr,
             "dimensions": ", ".join(k.dimensions),
             "description": k.description,
+            "description_fr": k.description_fr,
             "origin": k.origin,
         }
         for k in cat.kpis.values()

@@ -246,6 +246,7 @@ def rows_behind(
         "label_en": kpi.label_en,
         "label_fr": kpi.label_fr,
         "description": kpi.description,
+        "description_fr": kpi.description_fr,
         "rows_of": source_kpi.name,
         "source": source_kpi.source,
         "total": total,

@@ -78,6 +78,7 @@ class KPI:
     builder: str | None = None
     grains: tuple[str, ...] | None = None  # None = every grain
     origin: str = "built-in"
+    description_fr: str = ""  # empty: the English description is shown
 
     @property
     def additive(self) -> bool:
@@ -85,6 +86,10 @@ class KPI:
 
     def label(self, language: str) -> str:
         return self.label_fr if language == "fr" else self.label_en
+
+    def describe(self, language: str) -> str:
+        """The definition in ``language`` (English where no French one is given)."""
+        return self.description_fr if language == "fr" and self.description_fr else self.description
 
 
 class Catalogue:
@@ -185,12 +190,14 @@ def _kpi(entry: Any, origin: str, index: int) -> KPI:
         if dim not in DIMENSIONS:
             raise CatalogueError(f'{where}: "{dim}" is not a dimension.{did_you_mean(str(dim), DIMENSIONS)}')
     grains = entry.get("grains")
+    description, description_fr = _description(entry.get("description", ""), where)
     kpi = KPI(
         name=name,
         kind=kind,
         label_en=str(label["en"]),
         label_fr=str(label["fr"]),
-        description=str(entry.get("description", "")).strip(),
+        description=description,
+        description_fr=description_fr,
         unit=unit,
         direction=direction,
         dimensions=dims,
@@ -207,6 +214,18 @@ def _kpi(entry: Any, origin: str, index: int) -> KPI:
     )
     _check_source(kpi, where)
     return kpi
+
+
+def _description(value: Any, where: str) -> tuple[str, str]:
+    """``description:`` is a text (English) or ``{en: ..., fr: ...}``; returns (English, French or "")."""
+    if isinstance(value, dict):
+        unknown = [str(k) for k in value if k not in ("en", "fr")]
+        if unknown or not value.get("en"):
+            raise CatalogueError(f"{where}: description is a text, or {{en: ..., fr: ...}} with an English text.")
+        return str(value["en"]).strip(), str(value.get("fr") or "").strip()
+    if value is None or isinstance(value, (list, bool)):
+        raise CatalogueError(f"{where}: description is a text, or {{en: ..., fr: ...}} with an English text.")
+    return str(value).strip(), ""
 
 
 def _part(value: Any, kind: Kind, where: str, key: str) -> Filter | str | None:

@@ -68,6 +68,7 @@ def routes(app: FastAPI, ctx: Context) -> None:
                 "label_en": k.label_en,
                 "label_fr": k.label_fr,
                 "description": k.description,
+                "description_fr": k.description_fr,
                 "unit": k.unit,
                 "direction": k.direction,
                 "dimensions": list(k.dimensions),

@@ -44,10 +44,6 @@ TEXT = {
         "ci": "95% interval",
         "flags": "Flags",
         "kpi": "KPI",
-        "flag_immature_cohort": "still maturing: the rate will rise",
-        "flag_small_sample": "small sample",
-        "flag_missing_fx_rate": "exchange rate missing",
-        "flag_partial_period": "period not over",
     },
     "fr": {
         "signin": "Se connecter",
@@ -82,10 +78,6 @@ TEXT = {
         "ci": "Intervalle à 95 %",
         "flags": "Alertes",
         "kpi": "Indicateur",
-        "flag_immature_cohort": "en maturation : le taux va monter",
-        "flag_small_sample": "petit échantillon",
-        "flag_missing_fx_rate": "taux de change manquant",
-        "flag_partial_period": "période en cours",
     },
 }
 ICON = (
@@ -105,11 +97,6 @@ def texts(lang: str, *extra: dict[str, dict[str, str]]) -> dict[str, str]:
     for more in extra:
         merged.update(more.get(lang, more.get("en", {})))
     return merged
-
-
-def flag_text(t: dict[str, str], flags: Sequence[str]) -> str:
-    """Flags in words of the language (an unknown flag is shown as it is)."""
-    return ", ".join(t.get(f"flag_{f}", f) for f in flags)
 
 
 def nav(t: dict[str, str], csrf: str | None, links: Sequence[tuple[str, str]], here: str, lang: str) -> str:

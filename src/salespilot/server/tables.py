@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from salespilot.safe_csv import safe_cell
-from salespilot.server import formats
+from salespilot.server import flags, formats
 
-UNITS = ("text", "count", "currency", "rate", "ratio", "days", "date", "number")
+UNITS = ("text", "count", "currency", "rate", "ratio", "days", "date", "number", "flags")
+# "flags": a list of flag codes; the API returns the list, the page its words (server/flags.py),
+# an export the codes joined by "; ".
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ def plain(value: Any) -> Any:
 
 
 def cell_text(value: Any, unit: str, lang: str, currency: str) -> str:
+    if unit == "flags":
+        return flags.text(_codes(value), lang)
     if value is None or (isinstance(value, float) and value != value):
         return "–"
     if unit == "date" and isinstance(value, dt.date):
@@ -90,7 +94,8 @@ def to_html(
         cells = []
         for c in table.columns:
             value = row.get(c.key)
-            raw = "" if value is None else html.escape(str(plain(value)))
+            shown = _export(value, c.unit)
+            raw = "" if shown is None else html.escape(str(plain(shown)))
             text = html.escape(cell_text(value, c.unit, lang, currency))
             cells.append(f'<td class="sp-u-{c.unit}" data-value="{raw}">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -113,13 +118,27 @@ def to_html(
     return f'<section class="sp-section" id="{html.escape(table.name)}">{heading}{links}{grid}</section>'
 
 
+def _codes(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _export(value: Any, unit: str) -> Any:
+    """A cell for a spreadsheet: flag codes joined by "; " (an empty list: no cell)."""
+    if unit == "flags":
+        return "; ".join(_codes(value)) or None
+    return value
+
+
 def to_csv(table: Table) -> bytes:
     """CSV (UTF-8 with a BOM, so that Excel reads accents), every text cell formula-safe."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([safe_cell(c.label) for c in table.columns])
     for row in table.rows:
-        writer.writerow(["" if row.get(c.key) is None else safe_cell(plain(row.get(c.key))) for c in table.columns])
+        cells = [_export(row.get(c.key), c.unit) for c in table.columns]
+        writer.writerow(["" if v is None else safe_cell(plain(v)) for v in cells])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -140,7 +159,7 @@ def to_xlsx(table: Table) -> bytes:
 
     sheet.append([cell(c.label) for c in table.columns])
     for row in table.rows:
-        sheet.append([cell(row.get(c.key)) for c in table.columns])
+        sheet.append([cell(_export(row.get(c.key), c.unit)) for c in table.columns])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

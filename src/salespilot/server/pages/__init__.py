@@ -11,9 +11,11 @@ A page may add routes of its own (forms that write) with ``routes(app, ctx)``.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI
 
@@ -54,6 +56,20 @@ class PageQuery:
         return f"/export/{page}/{table}"
 
 
+def switch(q: PageQuery, name: str, choices: tuple[str, ...], chosen: str, prefix: str) -> str:
+    """Links to the other values of the page's parameter ``name`` (labelled ``t[prefix + value]``),
+    keeping the filters and the page's other parameters."""
+    kept = {k: v for k, v in q.params.items() if k != name}
+    links = []
+    for c in choices:
+        text = html.escape(q.t[f"{prefix}{c}"])
+        if c == chosen:
+            links.append(f'<strong aria-current="true">{text}</strong>')
+        else:
+            links.append(f'<a href="?{html.escape(urlencode({**kept, name: c}))}">{text}</a>')
+    return f'<p class="sp-switch" id="{name}">{q.t[name]}: {" · ".join(links)}</p>'
+
+
 @dataclass(frozen=True)
 class Page:
     name: str
@@ -75,6 +91,7 @@ def registry() -> list[Page]:
     """Every page, in the navigation's order."""
     from salespilot.server.pages import (
         customers,
+        forecast,
         funnel,
         imports,
         kpi,
@@ -90,6 +107,7 @@ def registry() -> list[Page]:
         overview.PAGE,
         funnel.PAGE,
         pipeline.PAGE,
+        forecast.PAGE,
         losses.PAGE,
         team.PAGE,
         customers.PAGE,

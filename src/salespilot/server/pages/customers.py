@@ -131,13 +131,13 @@ TEXT = {
 }
 
 
-def _flags(*rows: dict[str, Any] | None) -> str:
+def _flags(*rows: dict[str, Any] | None) -> list[str]:
     seen: list[str] = []
     for row in rows:
         for flag in (row or {}).get("flags") or []:
             if flag not in seen:
                 seen.append(str(flag))
-    return ", ".join(seen)
+    return seen
 
 
 def _compute(q: PageQuery) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
@@ -201,7 +201,7 @@ def _retention(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: di
             Column("gross_revenue_retention", cat["gross_revenue_retention"].label(lang), "ratio"),
             Column("arpa", cat["arpa"].label(lang), "currency"),
             Column("active_customers", t["active"], "count"),
-            Column("flags", t["flags"]),
+            Column("flags", t["flags"], "flags"),
         ],
     )
     for period, kpis in by.items():
@@ -280,7 +280,7 @@ def _cohorts(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: dict
             Column("retention", t["share"], "rate"),
             Column("ci_low", t["ci_low"], "rate"),
             Column("ci_high", t["ci_high"], "rate"),
-            Column("flags", t["flags"]),
+            Column("flags", t["flags"], "flags"),
         ],
     )
     grid: dict[str, list[float | None]] = {}
@@ -353,7 +353,7 @@ def _acquisition(
             Column("costs", t["costs"], "currency"),
             Column("new_customers", t["new_customers"], "count"),
             Column("cac", cat[CAC].label(lang), "currency"),
-            Column("flags", t["flags"]),
+            Column("flags", t["flags"], "flags"),
         ],
     )
     for row in cac_rows:
@@ -365,7 +365,7 @@ def _acquisition(
                 "costs": None if costless else row.get("numerator"),
                 "new_customers": row.get("denominator"),
                 "cac": None if costless else row.get("value"),
-                "flags": ", ".join(x for x in (flags, "no_costs" if costless else "") if x),
+                "flags": flags + (["no_costs"] if costless and "no_costs" not in flags else []),
             }
         )
     cac_by_period = {r["period"]: r["cac"] for r in cac.rows}
@@ -380,7 +380,7 @@ def _acquisition(
             Column("revenue", t["revenue"], "currency"),
             Column("profit", t["profit"], "currency"),
             Column("payback_period", t["payback_period"], "count"),
-            Column("flags", t["flags"]),
+            Column("flags", t["flags"], "flags"),
         ],
     )
     last: dict[str, dict[str, Any]] = {}
@@ -399,7 +399,7 @@ def _acquisition(
                 "profit": None if costless else row.get("value"),
                 "payback_period": None if costless else row.get("payback_period"),
                 # "to date" is the data's last day: the partial period of the latest row goes without saying
-                "flags": ", ".join(f for f in _flags(row).split(", ") if f and f != PARTIAL),
+                "flags": [f for f in _flags(row) if f != PARTIAL],
             }
         )
     has_costs = any(r["costs"] is not None for r in cac.rows) or any(

@@ -7,8 +7,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from salespilot.server import charts, formats
-from salespilot.server.layout import flag_text
+from salespilot.server import charts, flags, formats
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table
 
@@ -82,14 +81,14 @@ def build(q: PageQuery) -> View:
             Column("ci_high", t["ci_high"], "rate"),
             Column("reference", t["reference"], "rate"),
             Column("lever", t["lever"]),
-            Column("flags", t["flags"]),
+            Column("flags", t["flags"], "flags"),
         ],
     )
     for p in periods:
         for s in p.steps:
             row = {k: getattr(s, k) for k in ("step", "next_step", "volume", "rate", "ci_low", "ci_high")}
             lever = _lever(t, s) or None
-            row.update(period=str(p.period), reference=s.reference, lever=lever, flags=", ".join(s.flags))
+            row.update(period=str(p.period), reference=s.reference, lever=lever, flags=list(s.flags))
             table.rows.append(row)
     if not periods:
         return View(f"<p>{t['empty']}</p>", [table])
@@ -105,7 +104,7 @@ def build(q: PageQuery) -> View:
         f'<td class="sp-u-rate">{formats.percent(s.reference, lang)}'
         f"{' <span class=sp-flag>' + t['below'] + '</span>' if s.below_reference else ''}</td>"
         f"<td>{html.escape(_lever(t, s))}</td>"
-        f'<td class="sp-flag">{html.escape(flag_text(t, s.flags))}</td></tr>'
+        f'<td class="sp-flag">{html.escape(flags.text(s.flags, lang))}</td></tr>'
         for s in last.steps
         if s.next_step
     )

@@ -85,9 +85,9 @@ def build(q: PageQuery) -> View:
             Column("ci_high", f"{t['ci']} ↑", unit),
             Column("previous", t["previous"], unit),
             Column("target", t["target"], unit),
-            Column("flags", t["flags"]),
+            Column("flags", t["flags"], "flags"),
         ],
-        [{**r, "flags": ", ".join(r.get("flags") or [])} for r in series],
+        [{**r, "flags": list(r.get("flags") or [])} for r in series],
     )
     rows_from, rows_to = _date(q, "rows_from") or f.start, _date(q, "rows_to") or f.end
     behind = q.ws.kpi_rows(name, filters=dims, start=rows_from, end=rows_to, limit=500)
@@ -107,7 +107,7 @@ def build(q: PageQuery) -> View:
     dimensions = ", ".join(t.get(f"dim_{d}", d) for d in kpi.dimensions)  # in the user's language
     definition = (
         f'<section class="sp-section" id="definition"><h1>{html.escape(kpi.label(lang))}</h1>'
-        f"<p>{html.escape(kpi.description)}</p><dl>"
+        f"<p>{html.escape(kpi.describe(lang))}</p><dl>"
         f"<dt>{t['unit']}</dt><dd>{html.escape(t.get(f'unit_{unit}', unit))}</dd>"
         f"<dt>{t['dimensions']}</dt><dd>{html.escape(dimensions or '–')}</dd>"
         f"<dt>{t['rows_of']}</dt><dd>{html.escape(str(behind.get('rows_of', '')))} "

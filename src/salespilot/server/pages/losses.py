@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import html
 from typing import Any
-from urllib.parse import urlencode
 
 from salespilot.errors import ParameterError
 from salespilot.server import charts, formats
-from salespilot.server.pages import Page, PageQuery, View
+from salespilot.server.pages import Page, PageQuery, View, switch
 from salespilot.server.tables import Column, Table, to_html
 
 GROUPINGS = ("reason", "stage", "competitor", "rep", "segment")
@@ -163,19 +162,6 @@ TEXT = {
 def _label(t: dict[str, str], kind: str, code: str) -> str:
     """A taxonomy code in the user's language (a code the taxonomy does not know stays as written)."""
     return t.get(f"{kind}_{code}", code)
-
-
-def _switch(q: PageQuery, by: str) -> str:
-    """Links to the other groupings, keeping the filters."""
-    kept = {k: v for k, v in q.params.items() if k != "by"}
-    links = []
-    for g in GROUPINGS:
-        text = html.escape(q.t[f"by_{g}"])
-        if g == by:
-            links.append(f'<strong aria-current="true">{text}</strong>')
-        else:
-            links.append(f'<a href="?{html.escape(urlencode({**kept, "by": g}))}">{text}</a>')
-    return f'<p class="sp-switch" id="by">{q.t["by"]}: {" · ".join(links)}</p>'
 
 
 def _loss_table(q: PageQuery, by: str, name: str, title: str, rows: list[dict[str, Any]]) -> Table:
@@ -330,7 +316,7 @@ def build(q: PageQuery) -> View:
         raise ParameterError(f"Parameter by: expected one of {', '.join(GROUPINGS)} (got {by!r}).")
     loss_html, loss_tables, loss_data = _losses(q, by)
     qual_html, qual_tables, qual_data = _qualification(q)
-    content = _switch(q, by) + loss_html + qual_html
+    content = switch(q, "by", GROUPINGS, by, "by_") + loss_html + qual_html
     return View(content, [*loss_tables, *qual_tables], {**loss_data, **qual_data})
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from salespilot.server import charts, formats
 from salespilot.server.filters import period_range
-from salespilot.server.layout import flag_text
+from salespilot.server.flags import text as flag_words
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table
 
@@ -70,9 +70,9 @@ def build(q: PageQuery) -> View:
                 extra += f"<small>{t[key]}: {html.escape(shown)}</small>"
         flags = last.get("flags") or []
         if flags:
-            extra += f'<small class="sp-flag">{html.escape(flag_text(t, flags))}</small>'
+            extra += f'<small class="sp-flag">{html.escape(flag_words(flags, lang))}</small>'
         cards.append(
-            f'<article class="sp-card" data-kpi="{name}"><h2 title="{html.escape(kpi.description)}">'
+            f'<article class="sp-card" data-kpi="{name}"><h2 title="{html.escape(kpi.describe(lang))}">'
             f"{html.escape(kpi.label(lang))}</h2>"
             f'<a class="sp-number" href="{html.escape(kpi_link(name, q, dims, last.get("period_start")))}" '
             f'data-value="{html.escape(str(value))}">{html.escape(formats.value(value, kpi.unit, lang, q.currency))}'

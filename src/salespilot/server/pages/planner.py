@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 
 from salespilot.engine.planning import RATE_SOURCES, STEPS, Capacity, Plan, parse_horizon
 from salespilot.errors import ParameterError, did_you_mean
-from salespilot.server import api, charts, formats
+from salespilot.server import api, charts, flags, formats
 from salespilot.server.context import Context
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
@@ -376,7 +376,7 @@ def tables(plan: Plan, inputs: Inputs, t: dict[str, str]) -> list[Table]:
             Column("successes", t["successes"], "count"),
             Column("trials", t["trials"], "count"),
             Column("source", t["source"]),
-            Column("flags", t["flags"]),
+            Column("flags", t["flags"], "flags"),
         ],
         [
             {
@@ -388,7 +388,7 @@ def tables(plan: Plan, inputs: Inputs, t: dict[str, str]) -> list[Table]:
                 "successes": r.successes,
                 "trials": r.trials,
                 "source": t["override"] if r.step in inputs.references else t[plan.rates_source],
-                "flags": ", ".join(r.flags),
+                "flags": list(r.flags),
             }
             for r in plan.rates
         ],
@@ -544,7 +544,7 @@ def build(q: PageQuery) -> View:
         [h.needed is not None and h.needed > h.today for h in staff],
         reference_label=t["today"],
     )
-    notes = "".join(f'<p class="sp-note sp-flag">{html.escape(flag)}</p>' for flag in plan.flags)
+    notes = "".join(f'<p class="sp-note sp-flag">{html.escape(flags.one(flag, lang, t))}</p>' for flag in plan.flags)
     export = q.filters.query
     content = (
         '<main class="sp-main sp-planner">'

@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from salespilot.errors import ParameterError
 from salespilot.server import charts, formats
-from salespilot.server.layout import flag_text
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
 
@@ -51,7 +50,6 @@ TEXT = {
         "benchmark_value": "Top quartile's value",
         "contribution": "Part of the gap",
         "scoped": "Ranks and the top quartile are among the reps you may see.",
-        "flag_few_peers": "fewer than 4 peers",
         "m_calls": "Calls",
         "m_emails": "E-mails",
         "m_messages": "Messages",
@@ -91,7 +89,6 @@ TEXT = {
         "benchmark_value": "Valeur du quartile supérieur",
         "contribution": "Part de l'écart",
         "scoped": "Les rangs et le quartile supérieur portent sur les commerciaux que vous pouvez voir.",
-        "flag_few_peers": "moins de 4 pairs",
         "m_calls": "Appels",
         "m_emails": "E-mails",
         "m_messages": "Messages",
@@ -160,7 +157,7 @@ def _scorecards(q: PageQuery, result: dict[str, Any], names: list[str]) -> Table
         label, unit = _measure(q, n)
         columns += [Column(f"{n}_target", f"{label}: {t['target']}", unit)]
         columns += [Column(f"{n}_attainment", f"{label}: {t['attainment']}", "rate")]
-    columns.append(Column("flags", t["flags"]))
+    columns.append(Column("flags", t["flags"], "flags"))
     rows = []
     for r in result["reps"]:
         row: dict[str, Any] = {k: r.get(k) for k in ("period", "rep", "name", "role", "team", "peers")}
@@ -168,7 +165,7 @@ def _scorecards(q: PageQuery, result: dict[str, Any], names: list[str]) -> Table
         for n in targeted:
             cell = r["measures"].get(n, {})
             row |= {f"{n}_target": cell.get("target"), f"{n}_attainment": cell.get("attainment")}
-        row["flags"] = flag_text(t, r.get("flags") or [])
+        row["flags"] = list(r.get("flags") or [])
         rows.append(row)
     return Table("scorecards", t["scorecards"], columns, rows)
 
@@ -232,9 +229,9 @@ def _gaps(q: PageQuery, role: str | None) -> tuple[str, list[Table], dict[str, A
             Column("gap", t["gap"], "currency"),
             Column("focus", t["focus"]),
             Column("advice", t["advice"]),
-            Column("flags", t["flags"]),
+            Column("flags", t["flags"], "flags"),
         ],
-        [{**r, "flags": flag_text(t, r.get("flags") or [])} for r in reps],
+        [{**r, "flags": list(r.get("flags") or [])} for r in reps],
     )
     parts = Table(
         "parts",
