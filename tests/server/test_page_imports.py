@@ -96,6 +96,7 @@ def test_an_upload_is_previewed_then_lands_with_its_rejects(site: dict[str, Any]
     record = sql(site, "SELECT * FROM imports WHERE import_id = ?", [import_id])[0]
     assert (record["rows_read"], record["inserted"], record["rejected"]) == (5, 4, 1)
     assert record["table_name"] == "leads" and record["mapping"] == "automatic"
+    assert record["file"] == "upload: new_leads.csv"  # the upload's name, not the server's temporary copy
     reject = sql(site, "SELECT row_number, column_name, value FROM import_rejects WHERE import_id = ?", [import_id])
     assert reject == [{"row_number": 4, "column_name": "Created At", "value": "2026-13-01"}]
     channels = sql(site, "SELECT lead_id, channel FROM leads WHERE lead_id LIKE 'IMP-%' ORDER BY lead_id")
@@ -143,11 +144,13 @@ def test_the_api_previews_imports_and_pages_the_rejects(site: dict[str, Any]) ->
     assert done.status_code == 201, done.text
     result = done.json()
     assert (result["rows_read"], result["inserted"], result["rejected"]) == (5, 3, 2)
-    assert result["file"] == "leads_api.csv"
+    assert result["file"] == "upload: leads_api.csv"  # as the import log records it
     assert _counts(site) == (before[0] + 3, before[1] + 1, before[2] + 2)
     listed = httpx.get(url, params={"limit": 2}, headers=admin).json()
     assert listed["total"] == before[1] + 1 and len(listed["items"]) == 2
-    assert listed["items"][0]["import_id"] == result["import_id"] and listed["items"][0]["file"] == "leads_api.csv"
+    assert (
+        listed["items"][0]["import_id"] == result["import_id"] and listed["items"][0]["file"] == "upload: leads_api.csv"
+    )
     rejects = httpx.get(f"{url}/{result['import_id']}/rejects", params={"limit": 1, "offset": 1}, headers=admin)
     page = rejects.json()
     assert page["total"] == 2 and len(page["items"]) == 1

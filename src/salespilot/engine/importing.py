@@ -197,7 +197,10 @@ def import_file(
     mapping: str | Path | Mapping | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    name: str | None = None,
 ) -> ImportResult:
+    """``name``: what the import log records as the file (default: its path), e.g. the name of
+    an upload rather than the server's temporary copy."""
     prep = _prepare(store, path, table, mapping)
     file, mapping_obj, source, canonical = prep.file, prep.mapping, prep.source, prep.canonical
     table_name, ignored, converter = canonical.name, prep.ignored, prep.converter
@@ -240,7 +243,8 @@ def import_file(
                 "nothing was written"
             )
         record = store_loader.record_import
-        record(store, import_id, table_name, str(file), digest, mapping_label, started, _utcnow(), rows_read, counts)
+        label = name or str(file)
+        record(store, import_id, table_name, label, digest, mapping_label, started, _utcnow(), rows_read, counts)
         shown = store.fetchall(
             "SELECT row_number, column_name, value, reason FROM import_rejects WHERE import_id = ? "
             "ORDER BY row_number NULLS LAST LIMIT ?",
@@ -255,7 +259,7 @@ def import_file(
     result = ImportResult(
         import_id=import_id,
         table=table_name,
-        file=str(file),
+        file=label,
         mapping=mapping_label,
         rows_read=rows_read,
         inserted=counts.inserted,

@@ -87,6 +87,7 @@ class Workspace:
         mapping: str | os.PathLike[str] | Mapping | dict[str, Any] | None = None,
         progress: importing.Progress | None = None,
         exported_at: dt.datetime | str | None = None,
+        name: str | None = None,
     ) -> importing.ImportResult:
         """Import one file (CSV, XLSX, Parquet, JSON, NDJSON) into a canonical table.
 
@@ -95,11 +96,12 @@ class Workspace:
         (default: now). Importing successive exports in order builds the history ``as_of`` reads.
 
         ``mapping``: a mapping file, a preset's name, a ``Mapping``, or a dict holding what a
-        mapping file holds (``{"table": ..., "columns": {canonical: source, ...}, "options": ...}``)."""
+        mapping file holds (``{"table": ..., "columns": {canonical: source, ...}, "options": ...}``).
+        ``name``: what the import log records as the file (default: its path)."""
         self._writable_store("import files")
         mapping_ref = _mapping_ref(mapping)
         when = _instant(exported_at) if exported_at is not None else None
-        return importing.import_file(self.store, Path(path), table, mapping_ref, progress, now=when)
+        return importing.import_file(self.store, Path(path), table, mapping_ref, progress, now=when, name=name)
 
     def preview_file(
         self,

@@ -430,7 +430,7 @@ def routes(app: FastAPI, ctx: Context) -> None:
 
     def _import(user: Any, upload: Upload, table: str | None, mapping: dict[str, Any] | None) -> int:
         with ctx.writer(user, "import files") as ws, uploads.named(upload):
-            result = ws.import_file(upload.path, table, mapping)
+            result = ws.import_file(upload.path, table, mapping, name=f"upload: {upload.name}")
         uploads.discard(upload)
         return result.import_id
 
@@ -487,12 +487,11 @@ def routes(app: FastAPI, ctx: Context) -> None:
                 with ctx.writer(user, "import files") as ws, uploads.named(upload):
                     if dry_run:
                         return ws.preview_file(upload.path, table, mapping, rows)
-                    return ws.import_file(upload.path, table, mapping).as_dict()
+                    return ws.import_file(upload.path, table, mapping, name=f"upload: {upload.name}").as_dict()
 
             result = await run_in_threadpool(work)
         finally:
             uploads.discard(upload)
-        result["file"] = upload.name
         return JSONResponse(api.plain(result), status_code=200 if dry_run else 201)
 
     @app.get("/api/v1/imports")
