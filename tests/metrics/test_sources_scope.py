@@ -190,3 +190,17 @@ def test_renewals_and_retention_see_a_renewal_through_another_reps_deal(db_url: 
         alans = {(r["kpi"], r["period"]): (r["numerator"], r["denominator"]) for r in alan}
         assert alans[("logo_retention", "2025-Q3")] == (1, 1)  # X is A2's account too, through C2
         assert alans[("logo_retention", "2025-Q2")] == (1, 1)  # measured on all of X's contracts
+
+
+def test_a_cohorts_profit_counts_its_customers_wins_whoever_won_them(ws: Workspace) -> None:
+    """2025-Q1 cohorts: X (first win O1, A1's) and Y (first win O2, A2's). Y's O3 (50) was won by A1
+    but Y is A2's customer: A2's cohort earned 200 + 50, A1's 100; the company's 350 (no costs)."""
+    q1 = {"grain": "quarter", "start": "2025-01-01", "end": "2025-03-31", "output": "rows"}
+
+    def revenue(rows: list[dict[str, Any]]) -> tuple[Any, ...]:
+        first = next(r for r in rows if r["period"] == "2025-Q1" and r["periods_since"] == 0)
+        return first["cohort_size"], first["revenue"], first["value"]
+
+    assert revenue(ws.kpi("cohort_profitability", **q1)) == (2, 350, 350)
+    assert revenue(_as(ws, "A2").kpi("cohort_profitability", **q1)) == (1, 250, 250)
+    assert revenue(_as(ws, "A1").kpi("cohort_profitability", **q1)) == (1, 100, 100)
