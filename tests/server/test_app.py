@@ -51,6 +51,18 @@ def test_the_api_reference_is_served_by_the_server_itself(server: dict[str, Any]
     assert "<td><code>limit</code></td>" in docs.text  # parameters listed
     assert "<script" not in docs.text and "http://" not in docs.text and "https://" not in docs.text  # no CDN
     assert "<title>API · SalesPilot</title>" in docs.text
+    # the query parameters read from the request (filters, a page's own) are declared too
+    schema = httpx.get(server["url"] + "/api/v1/openapi.json").json()["paths"]
+
+    def names(path: str) -> list[str]:
+        return [p["name"] for p in schema[path]["get"].get("parameters", [])]
+
+    assert {"grain", "from", "to", "rep", "team", "channel", "segment"} <= set(names("/api/v1/kpis/{name}"))
+    assert {"rep", "segment", "horizon", "by", "track"} <= set(names("/api/v1/pages/forecast"))
+    assert "grain" not in names("/api/v1/pages/forecast")  # a page of the present has no period
+    assert {"revenue", "horizon", "working_days"} <= set(names("/api/v1/plan"))
+    horizon = next(p for p in schema["/api/v1/pages/forecast"]["get"]["parameters"] if p["name"] == "horizon")
+    assert "90-days" in horizon["description"]
 
 
 def test_missing_things_answer_404_in_the_one_shape(server: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from salespilot.errors import AccessError, Forbidden, NotAuthenticated, ParameterError, TooManyAttempts
 from salespilot.server.context import Context
-from salespilot.server.filters import kpi_dims, parse
+from salespilot.server.filters import FILTER_DIMS, PERIOD_QUERY, kpi_dims, openapi_query, parse
 from salespilot.server.tables import Column, Table, to_csv
 
 
@@ -51,6 +51,10 @@ def page_bounds(limit: int, offset: int) -> None:
         raise ParameterError(f"Parameter offset: expected 0 or more (got {offset}).")
 
 
+KPI_QUERY = openapi_query([*PERIOD_QUERY, *FILTER_DIMS])
+ROWS_QUERY = openapi_query(["from", "to", *FILTER_DIMS])
+
+
 def routes(app: FastAPI, ctx: Context) -> None:
     catalogue = ctx.catalogue
 
@@ -77,7 +81,7 @@ def routes(app: FastAPI, ctx: Context) -> None:
         ]
         return listing(items)
 
-    @app.get("/api/v1/kpis/{name}")
+    @app.get("/api/v1/kpis/{name}", openapi_extra=KPI_QUERY)
     def kpi_values(request: Request, name: str) -> dict[str, Any]:
         user, _ = ctx.current(request)
         f = parse(request)
@@ -90,7 +94,7 @@ def routes(app: FastAPI, ctx: Context) -> None:
         rows = ctx.remember("api:kpi", {**request.query_params, "kpi": name}, user, "", build)
         return listing(plain(rows))
 
-    @app.get("/api/v1/kpis/{name}/rows")
+    @app.get("/api/v1/kpis/{name}/rows", openapi_extra=ROWS_QUERY)
     def kpi_rows(request: Request, name: str, limit: int = 200, offset: int = 0) -> dict[str, Any]:
         user, _ = ctx.current(request)
         page_bounds(limit, offset)
@@ -101,7 +105,7 @@ def routes(app: FastAPI, ctx: Context) -> None:
         items = plain(list(found.get("rows", []))[offset:])
         return {**{k: v for k, v in found.items() if k != "rows"}, "items": items, "limit": limit, "offset": offset}
 
-    @app.get("/export/kpis/{name}/rows.csv")
+    @app.get("/export/kpis/{name}/rows.csv", openapi_extra=ROWS_QUERY)
     def export_rows(request: Request, name: str) -> Response:
         """The rows behind a KPI as CSV (up to 100,000), in the user's scope, safe to open in a spreadsheet."""
         user, _ = ctx.current(request)
@@ -116,7 +120,7 @@ def routes(app: FastAPI, ctx: Context) -> None:
             to_csv(table), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition}
         )
 
-    @app.get("/api/v1/funnel")
+    @app.get("/api/v1/funnel", openapi_extra=KPI_QUERY)
     def funnel(request: Request) -> dict[str, Any]:
         user, _ = ctx.current(request)
         f = parse(request)
@@ -127,7 +131,7 @@ def routes(app: FastAPI, ctx: Context) -> None:
 
         return listing(ctx.remember("api:funnel", request.query_params, user, "", build))
 
-    @app.get("/api/v1/pipeline")
+    @app.get("/api/v1/pipeline", openapi_extra=openapi_query(FILTER_DIMS))
     def pipeline(request: Request) -> dict[str, Any]:
         user, _ = ctx.current(request)
         f = parse(request)

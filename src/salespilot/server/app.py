@@ -30,7 +30,7 @@ from salespilot.errors import (
 )
 from salespilot.server import api, api_docs, layout
 from salespilot.server.context import SESSION_COOKIE, Context, Viewer
-from salespilot.server.filters import parse
+from salespilot.server.filters import openapi_query, parse
 from salespilot.server.pages import Page, PageQuery, View, registry
 from salespilot.server.tables import Table, to_csv, to_xlsx
 
@@ -186,11 +186,16 @@ def _page_routes(app: FastAPI, ctx: Context, page: Page, pages: list[Page]) -> N
         return Response(write(chosen), media_type=media, headers={"Content-Disposition": disposition})
 
     app.add_api_route(page.path, show, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
-    if "{" not in page.path:
-        app.add_api_route(f"/api/v1/pages/{page.name}", as_json, methods=["GET"], name=f"page_{page.name}")
-    else:
-        app.add_api_route(f"/api/v1/pages/{page.path.strip('/')}", as_json, methods=["GET"], name=f"page_{page.name}")
-    app.add_api_route(f"/export/{page.name}/{{table}}.{{fmt}}", export, methods=["GET"], name=f"export_{page.name}")
+    query = openapi_query(page.query_names(), page.param_docs)
+    path = f"/api/v1/pages/{page.name}" if "{" not in page.path else f"/api/v1/pages/{page.path.strip('/')}"
+    app.add_api_route(path, as_json, methods=["GET"], name=f"page_{page.name}", openapi_extra=query)
+    app.add_api_route(
+        f"/export/{page.name}/{{table}}.{{fmt}}",
+        export,
+        methods=["GET"],
+        name=f"export_{page.name}",
+        openapi_extra=query,
+    )
 
 
 def _auth_routes(app: FastAPI, ctx: Context) -> None:

@@ -7,6 +7,7 @@ wrong value raises a ParameterError that names the parameter and what was expect
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,3 +70,35 @@ def period_range(period_start: str | None, grain: str) -> tuple[dt.date, dt.date
         return None
     start = dt.date.fromisoformat(period_start)
     return start, add_months(start, MONTHS[grain]) - dt.timedelta(days=1)
+
+
+QUERY_DOCS = {
+    "grain": "month, quarter or year (default: month)",
+    "from": "first day of the range, YYYY-MM-DD",
+    "to": "last day of the range, YYYY-MM-DD",
+    "rep": "a rep's id: narrows the user's scope, never widens it",
+    "team": "a team's name",
+    "channel": "a channel (web, events, referral...)",
+    "segment": "an account segment (smb, mid_market, enterprise...)",
+}
+
+
+def openapi_query(names: Sequence[str], docs: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ``openapi_extra`` declaring the query parameters ``names`` (read from the request, so
+    FastAPI cannot see them) with their meaning from ``docs`` or ``QUERY_DOCS``."""
+    known = {**QUERY_DOCS, **(docs or {})}
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": known.get(name, ""),
+            }
+            for name in names
+        ]
+    }
+
+
+PERIOD_QUERY = ("grain", "from", "to")

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from salespilot.engine.workspace import Workspace
 from salespilot.server.context import Context, Viewer
-from salespilot.server.filters import Filters
+from salespilot.server.filters import PERIOD_QUERY, Filters
 from salespilot.server.tables import Table
 
 
@@ -85,6 +85,12 @@ class Page:
     cache: bool = True  # its view may be served again while nothing it depends on changed (server/cache.py)
     nav: bool = True
     routes: Callable[[FastAPI, Context], None] | None = None
+    param_docs: Mapping[str, str] = field(default_factory=dict)  # its own query parameters, for the API reference
+
+    def query_names(self) -> list[str]:
+        """Every query parameter the page reads: the filter bar's, then its own."""
+        names = [*(PERIOD_QUERY if self.periods and self.filters else ()), *self.filters, *self.params]
+        return names + [name for name in self.param_docs if name not in names]
 
 
 def registry() -> list[Page]:

@@ -345,4 +345,9 @@ PAGE = Page(
     texts=TEXT,
     periods=False,  # the forecast is about now: the horizon replaces the period
     params=("horizon", "by", "track"),
+    param_docs={
+        "horizon": "90-days (default), month or quarter",
+        "by": "rep (default) or team: the forecast per rep or team",
+        "track": "1: add the backtest (the forecast replayed on the last twelve months; slower)",
+    },
 )

@@ -532,6 +532,11 @@ PAGE = Page(
     filters=(),
     slice=False,
     admin=True,
+    param_docs={
+        "upload": "an upload's id: its preview",
+        "table": "the table the upload goes into (default: guessed from its name and columns)",
+        "import": "an import's number: its result and rejects",
+    },
     cache=False,  # its forms hold the session's CSRF token
     routes=routes,
 )

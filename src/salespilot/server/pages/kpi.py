@@ -132,4 +132,8 @@ PAGE = Page(
     texts=TEXT,
     slice=False,  # the KPI engine applies the filters on the KPI's own dimensions
     nav=False,
+    param_docs={
+        "rows_from": "first day of the rows behind the number, YYYY-MM-DD (default: from)",
+        "rows_to": "last day of the rows behind the number, YYYY-MM-DD (default: to)",
+    },
 )

@@ -327,4 +327,5 @@ PAGE = Page(
     build=build,
     texts=TEXT,
     params=("by",),
+    param_docs={"by": "reason (default), stage, competitor, rep or segment"},
 )

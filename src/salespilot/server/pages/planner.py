@@ -26,6 +26,7 @@ from salespilot.engine.planning import RATE_SOURCES, STEPS, Capacity, Plan, pars
 from salespilot.errors import ParameterError, did_you_mean
 from salespilot.server import api, charts, flags, formats
 from salespilot.server.context import Context
+from salespilot.server.filters import openapi_query
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
 from salespilot.settings import parse_reference_rates
@@ -35,6 +36,21 @@ CAPACITY = {"sdr_calls_per_day": 60.0, "ae_opportunities_per_month": 25.0, "work
 FIELDS = ("revenue", "signatures", "horizon", "rates", "deal_value", *STEPS, "from", "to", *CAPACITY)
 VOLUMES = ("calls", "leads", "opportunities", "signatures")
 HORIZONS = ("month", "quarter", "year", "90-days")
+PARAM_DOCS = {
+    "revenue": "the revenue target over the horizon (base currency); or signatures",
+    "signatures": "the number of signatures targeted over the horizon",
+    "horizon": "month, quarter, year or N-days (default: month)",
+    "rates": "reference, measured or per-rep: where the conversion rates come from",
+    "deal_value": "the average deal value (default: the data's)",
+    "call_to_lead": "a rate override, 0 to 1",
+    "lead_to_opportunity": "a rate override, 0 to 1",
+    "opportunity_to_signature": "a rate override, 0 to 1",
+    "from": "first day of the window of measured rates and capacity, YYYY-MM-DD",
+    "to": "last day of that window, YYYY-MM-DD",
+    "sdr_calls_per_day": "calls per SDR per day (default 60)",
+    "ae_opportunities_per_month": "opportunities per AE per month (default 25)",
+    "working_days": "working days per month (default 21)",
+}
 
 TEXT = {
     "en": {
@@ -576,7 +592,8 @@ def routes(app: FastAPI, ctx: Context) -> None:
         body["tables"] = [table.as_dict() for table in tables(plan, inputs, viewer.t)]
         return dict(body)
 
-    app.add_api_route("/api/v1/plan", plan_api, methods=["GET"], name="plan")
+    query = openapi_query(list(PARAM_DOCS), PARAM_DOCS)
+    app.add_api_route("/api/v1/plan", plan_api, methods=["GET"], name="plan", openapi_extra=query)
 
 
 PAGE = Page(
@@ -588,4 +605,5 @@ PAGE = Page(
     filters=(),  # the form is the page's own filter bar
     slice=False,  # the plan is the user's scope as a whole
     routes=routes,
+    param_docs=PARAM_DOCS,
 )

@@ -310,4 +310,8 @@ PAGE = Page(
     build=build,
     texts=TEXT,
     params=("role", "measure"),
+    param_docs={
+        "role": "sdr, ae or am: the reps of one role (default: every role)",
+        "measure": "the measure the reps are ranked on (default: leads for sdr, revenue for ae, am; else activities)",
+    },
 )
