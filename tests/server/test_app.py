@@ -123,6 +123,12 @@ def test_parameters_are_validated_with_the_parameter_named(server: dict[str, Any
     assert response.status_code == 400 and "rep" in response.json()["error"]["message"]
     assert _get(server, "/api/v1/kpis/nope").status_code == 400
     assert _get(server, "/api/v1/kpis/revenue/rows", limit=0).status_code == 400
+    # a page shows the error in the page's frame, in the user's language (the rep reads French)
+    page = _get(server, "/losses", role="rep", by="mood")
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in page.text and "Cette page ne peut pas être affichée" in page.text
+    assert "Parameter by" in page.text and "Retour à la vue d&#x27;ensemble" in page.text
+    assert "This page cannot be shown" in _get(server, "/losses", by="mood").text
 
 
 def test_uploads_are_bounded(server: dict[str, Any]) -> None:

@@ -103,8 +103,13 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
         code = type(exc).__name__
         message = str(exc) if status < 500 or isinstance(exc, StoreError) else "Internal error; see the server log."
         if request.method == "GET" and not request.url.path.startswith(("/api/", "/export/")) and status < 500:
-            body = f'<main class="sp-main"><p class="sp-error">{_escape(message)}</p><a href="/">←</a></main>'
-            return HTMLResponse(layout.document("SalesPilot", body, "en"), status_code=status, headers=extra)
+            lang = _language(ctx, request)
+            t = layout.texts(lang)
+            body = (
+                f'<main class="sp-main"><h1>{_escape(t["error_title"])}</h1><p class="sp-error">{_escape(message)}</p>'
+                f'<a href="/">← {_escape(t["back"])}</a></main>'
+            )
+            return HTMLResponse(layout.document("SalesPilot", body, lang), status_code=status, headers=extra)
         return error_response(status, code, message, extra)
 
     @app.exception_handler(RequestValidationError)
@@ -125,6 +130,15 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
         if page.routes is not None:
             page.routes(app, ctx)
     return app
+
+
+def _language(ctx: Context, request: Request) -> str:
+    """The language of the signed-in user, else English (an error page before sign-in)."""
+    try:
+        user, _ = ctx.current(request)
+    except SalesPilotError:
+        return "en"
+    return user.language if user.language in layout.LANGUAGES else "en"
 
 
 def _escape(text: str) -> str:
