@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from salespilot.errors import Forbidden, ParameterError, UserInputError
 from salespilot.model import TABLES
-from salespilot.server import api, notices
+from salespilot.server import api, notices, reasons
 from salespilot.server.context import Context
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
@@ -253,7 +253,7 @@ def _step(q: PageQuery, uploads: Uploads, upload: Upload, tables: list[Table]) -
             Column("value", t["im_value"]),
             Column("reason", t["im_reason"]),
         ],
-        preview["problems"],
+        [{**r, "reason": reasons.text(r.get("reason"), q.lang)} for r in preview["problems"]],
     )
     tables += [preview_table, problems]
     hidden = "".join(
@@ -298,7 +298,7 @@ def _result(q: PageQuery, uploads: Uploads, import_id: int, tables: list[Table])
         [Column("what", t["im_rows"]), Column("n", t["im_what"], "count")],
         [{"what": t[f"im_{k}"], "n": found[k], "key": k} for k in COUNTS],
     )
-    shown = [{**r, "file": uploads.shown(r["file"])} for r in rejects]
+    shown = [{**r, "file": uploads.shown(r["file"]), "reason": reasons.text(r["reason"], q.lang)} for r in rejects]
     rejected = Table(
         "rejects",
         f"{t['im_rejects']} ({found['rejected']})",
@@ -320,7 +320,7 @@ def _result(q: PageQuery, uploads: Uploads, import_id: int, tables: list[Table])
             Column("rows", t["im_rows_n"], "count"),
             Column("first_row", t["im_first_row"]),
         ],
-        warned,
+        [{**w, "reason": reasons.text(w.get("reason"), q.lang)} for w in warned],
     )
     tables += [counts, rejected, warnings]
     query = urlencode({"import": import_id})
