@@ -122,3 +122,8 @@ def test_a_kpis_definition_speaks_the_users_language(server: dict[str, Any]) -> 
     french = _get(server, "/kpi/win_rate", role="rep").text  # the rep reads French
     assert "<dd>taux</dd>" in french and "<dd>commercial, équipe, canal, campagne, segment, secteur" in french
     assert "<dd>rate</dd>" in _get(server, "/kpi/win_rate").text
+    # the definition itself, and the overview's periods and flags, in French too
+    assert "gagnées / (gagnées + perdues) parmi les opportunités closes" in french
+    overview = _get(server, "/", role="rep").text
+    assert 'data-period="2026-06">juin 2026</p>' in overview and "période précédente :" in overview
+    assert 'data-period="2026-06">Jun 2026</p>' in _get(server, "/").text

@@ -4,6 +4,7 @@ the rows behind it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from typing import Any
 from urllib.parse import urlencode
@@ -64,10 +65,11 @@ def build(q: PageQuery) -> View:
         value = last.get("value")
         spark = charts.sparkline([r.get("value") for r in rows], kpi.label(lang))
         extra = ""
+        colon = " : " if lang == "fr" else ": "  # French sets a space before the colon
         for key in ("previous", "target"):
             if last.get(key) is not None:
                 shown = formats.value(last[key], kpi.unit, lang, q.currency)
-                extra += f"<small>{t[key]}: {html.escape(shown)}</small>"
+                extra += f"<small>{t[key]}{colon}{html.escape(shown)}</small>"
         flags = last.get("flags") or []
         if flags:
             extra += f'<small class="sp-flag">{html.escape(flag_words(flags, lang))}</small>'
@@ -76,7 +78,8 @@ def build(q: PageQuery) -> View:
             f"{html.escape(kpi.label(lang))}</h2>"
             f'<a class="sp-number" href="{html.escape(kpi_link(name, q, dims, last.get("period_start")))}" '
             f'data-value="{html.escape(str(value))}">{html.escape(formats.value(value, kpi.unit, lang, q.currency))}'
-            f"</a><p>{html.escape(str(last.get('period', '')))}</p>{extra}{spark}</article>"
+            f'</a><p data-period="{html.escape(str(last.get("period", "")))}">'
+            f"{html.escape(_period(last, f.grain, lang))}</p>{extra}{spark}</article>"
         )
         table.rows.append(
             {
@@ -98,3 +101,11 @@ PAGE = Page(
     texts=TEXT,
     slice=False,  # the KPI engine applies the filters itself, each KPI on its own dimensions
 )
+
+
+def _period(row: dict[str, Any], grain: str, lang: str) -> str:
+    """The row's period in words of the language (``juin 2026``), else its label."""
+    start = row.get("period_start")
+    if isinstance(start, str):
+        start = dt.date.fromisoformat(start[:10])
+    return formats.period(start, grain, lang) if isinstance(start, dt.date) else str(row.get("period", ""))
