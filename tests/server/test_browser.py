@@ -54,6 +54,11 @@ def test_every_page_loads_on_a_phone_without_errors(server: dict[str, Any], brow
         # nothing wider than the screen but the tables, which scroll in their own box
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390 + 1, (path, width)
+        # a chart keeps a readable size (its 11-unit labels at 9 px or more) and scrolls in its box
+        charts = page.locator("svg.sp-chart:not(.sp-chart-sparkline)")
+        if charts.count():
+            box = charts.first.bounding_box()
+            assert box is not None and box["width"] * 11 / 640 >= 9, (path, box)
         screenshot(page, "phone" + path.replace("/", "-"))
     assert not page.errors, page.errors
     page.close()

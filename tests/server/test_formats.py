@@ -229,3 +229,11 @@ def test_bad_arguments_raise() -> None:
         formats.period(dt.date(2026, 1, 1), "decade", "en")
     with pytest.raises(ValueError, match="decimals"):
         formats.number(1, "en", -1)
+
+
+def test_a_kpi_rows_period_in_words() -> None:
+    assert formats.period_label("2026-06", "2026-06-01", "month", "fr") == "juin 2026"
+    assert formats.period_label("2026-Q2", dt.date(2026, 4, 1), "quarter", "fr") == "T2 2026"
+    assert formats.period_label("2026-Q2", dt.date(2026, 4, 1), "quarter", "en") == "Q2 2026"
+    assert formats.period_label("FY2027-Q1", "2026-04-01", "quarter", "fr") == "FY2027-Q1"  # a fiscal label stays
+    assert formats.period_label("2026-06", None, "month", "fr") == "2026-06"

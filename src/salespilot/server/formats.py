@@ -223,3 +223,13 @@ def value(value: Number | None, unit: str, lang: str, currency: str = "EUR") -> 
     if unit == "days":
         return days(value, lang)
     raise ValueError(f"unknown KPI unit {unit!r}: expected count, currency, rate, ratio or days")
+
+
+def period_label(label: str, start: dt.date | str | None, grain: str, lang: str) -> str:
+    """A KPI row's period in words (``juin 2026``, ``T2 2026``); a fiscal label (``FY2018-Q1``)
+    or a row without its start stays as the engine wrote it."""
+    if isinstance(start, str):
+        start = dt.date.fromisoformat(start[:10])
+    if start is None or label.startswith("FY") or grain not in ("day", "week", "month", "quarter", "year"):
+        return label
+    return period(start, grain, lang)

@@ -110,7 +110,7 @@ def build(q: PageQuery) -> View:
     )
     head = "".join(f"<th>{t[k]}</th>" for k in ("step", "volume", "rate", "reference", "lever", "flags"))
     content = (
-        f"<h2>{html.escape(str(last.period))}</h2>{chart}"
+        f"<h2>{html.escape(formats.period_label(str(last.period), last.period_start, f.grain, lang))}</h2>{chart}"
         f'<div class="sp-scroll"><table class="sp-table" id="last"><thead><tr>{head}</tr></thead>'
         f"<tbody>{rows}</tbody></table></div>"
     )

@@ -4,7 +4,6 @@ the rows behind it."""
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from typing import Any
 from urllib.parse import urlencode
@@ -73,13 +72,14 @@ def build(q: PageQuery) -> View:
         flags = last.get("flags") or []
         if flags:
             extra += f'<small class="sp-flag">{html.escape(flag_words(flags, lang))}</small>'
+        when = formats.period_label(str(last.get("period", "")), last.get("period_start"), f.grain, lang)
         cards.append(
             f'<article class="sp-card" data-kpi="{name}"><h2 title="{html.escape(kpi.describe(lang))}">'
             f"{html.escape(kpi.label(lang))}</h2>"
             f'<a class="sp-number" href="{html.escape(kpi_link(name, q, dims, last.get("period_start")))}" '
             f'data-value="{html.escape(str(value))}">{html.escape(formats.value(value, kpi.unit, lang, q.currency))}'
             f'</a><p data-period="{html.escape(str(last.get("period", "")))}">'
-            f"{html.escape(_period(last, f.grain, lang))}</p>{extra}{spark}</article>"
+            f"{html.escape(when)}</p>{extra}{spark}</article>"
         )
         table.rows.append(
             {
@@ -101,11 +101,3 @@ PAGE = Page(
     texts=TEXT,
     slice=False,  # the KPI engine applies the filters itself, each KPI on its own dimensions
 )
-
-
-def _period(row: dict[str, Any], grain: str, lang: str) -> str:
-    """The row's period in words of the language (``juin 2026``), else its label."""
-    start = row.get("period_start")
-    if isinstance(start, str):
-        start = dt.date.fromisoformat(start[:10])
-    return formats.period(start, grain, lang) if isinstance(start, dt.date) else str(row.get("period", ""))
