@@ -68,6 +68,24 @@ def test_the_gap_parts_add_up_to_the_gap(server: dict[str, Any]) -> None:
         assert math.isclose(g["gap"], g["revenue"] - g["benchmark_revenue"], abs_tol=0.01)
 
 
+def test_the_gaps_causes_and_advice_in_french(server: dict[str, Any]) -> None:
+    from salespilot.analytics.team import CHAINS, COACHING
+    from salespilot.server.pages.team import ADVICE_FR, FACTORS_FR, _advice, _factor
+
+    # every factor and every advice of the decomposition has its French words
+    assert {label for _, labels in CHAINS.values() for label in labels} <= set(FACTORS_FR)
+    assert set(COACHING.values()) <= set(ADVICE_FR)
+    behind = [g for g in _items(_view(server), "gaps") if g["focus"] is not None]
+    assert behind and all(g["advice"] in COACHING.values() for g in behind)  # the admin reads English
+    mine = _items(_view(server, "rep"), "gaps")[0]  # the rep reads French
+    assert mine["focus"] is None or mine["focus"].split(" + ")[0] in FACTORS_FR.values()
+    assert mine["advice"] is None or mine["advice"] in ADVICE_FR.values()
+    assert _factor("activity volume + call -> lead", "fr") == "volume d'activité + appel → lead"
+    assert _advice(behind[0]["advice"], "fr") in ADVICE_FR.values()
+    parts = {p["factor"] for p in _items(_view(server, "rep"), "parts")}
+    assert parts and all(part.split(" + ")[0] in FACTORS_FR.values() for part in parts)
+
+
 def test_a_rep_sees_only_their_own_card(server: dict[str, Any]) -> None:
     view = _view(server, "rep")
     for name in ("versus", "scorecards", "gaps", "parts"):

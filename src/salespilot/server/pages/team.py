@@ -212,6 +212,41 @@ def _versus(q: PageQuery, result: dict[str, Any], measure: str, higher_is_better
     return chart, table
 
 
+# The gap decomposition's factors and advice (analytics/team.py CHAINS, COACHING) in French.
+FACTORS_FR = {
+    "activity volume": "volume d'activité",
+    "call -> lead": "appel → lead",
+    "lead -> opportunity": "lead → opportunité",
+    "activity -> opportunity": "activité → opportunité",
+    "cycle time": "durée du cycle",
+    "opportunity -> signature": "opportunité → signature",
+    "win rate": "taux de signature",
+    "deal size": "taille des affaires",
+}
+ADVICE_FR = {
+    "more activity: calls, meetings, demos": "plus d'activité : appels, rendez-vous, démos",
+    "coach the pitch and the call lists (call -> lead)": "travailler le discours et les listes d'appel (appel → lead)",
+    "coach the lead -> opportunity step (qualification)": "travailler le passage lead → opportunité (qualification)",
+    "coach turning activity into opportunities": "travailler la transformation de l'activité en opportunités",
+    "shorten the cycle: push stalled deals to a decision": "raccourcir le cycle : faire trancher les affaires bloquées",
+    "coach closing (opportunity -> signature)": "travailler la conclusion (opportunité → signature)",
+    "coach closing (win rate); see the loss reasons": "travailler la conclusion (taux de signature) ; voir les pertes",
+    "coach deal size: upsell, pricing, larger accounts": "travailler la taille des affaires : montée en gamme, prix, "
+    "plus grands comptes",
+}
+
+
+def _factor(label: str | None, lang: str) -> str | None:
+    """A factor (or factors merged with " + ") in the user's language."""
+    if label is None or lang != "fr":
+        return label
+    return " + ".join(FACTORS_FR.get(part, part) for part in label.split(" + "))
+
+
+def _advice(text: str | None, lang: str) -> str | None:
+    return ADVICE_FR.get(text, text) if text is not None and lang == "fr" else text
+
+
 def _gaps(q: PageQuery, role: str | None) -> tuple[str, list[Table], dict[str, Any]]:
     t, lang, f = q.t, q.lang, q.filters
     result = q.ws.rep_gaps(role=role, start=f.start, end=f.end)
@@ -231,7 +266,15 @@ def _gaps(q: PageQuery, role: str | None) -> tuple[str, list[Table], dict[str, A
             Column("advice", t["advice"]),
             Column("flags", t["flags"], "flags"),
         ],
-        [{**r, "flags": list(r.get("flags") or [])} for r in reps],
+        [
+            {
+                **r,
+                "focus": _factor(r.get("focus"), lang),
+                "advice": _advice(r.get("advice"), lang),
+                "flags": list(r.get("flags") or []),
+            }
+            for r in reps
+        ],
     )
     parts = Table(
         "parts",
@@ -243,7 +286,7 @@ def _gaps(q: PageQuery, role: str | None) -> tuple[str, list[Table], dict[str, A
             Column("benchmark", t["benchmark_value"], "number"),
             Column("contribution", t["contribution"], "currency"),
         ],
-        [{"rep": r["rep"], **p} for r in reps for p in r["parts"]],
+        [{"rep": r["rep"], **p, "factor": _factor(p.get("factor"), lang)} for r in reps for p in r["parts"]],
     )
     ordered = sorted(reps, key=lambda r: (r["gap"], r["rep"]))
     chart = charts.bars(
