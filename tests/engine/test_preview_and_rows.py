@@ -35,16 +35,22 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return ws
 
 
-@pytest.mark.parametrize("name", ["revenue", "signatures", "leads", "win_rate"])
+@pytest.mark.parametrize(
+    "name", ["revenue", "signatures", "leads", "win_rate", "lead_to_opportunity_rate", "web_visitors", "campaign_reach"]
+)
 def test_the_rows_behind_a_kpi_add_up_to_it(demo: Workspace, name: str) -> None:
     value = demo.kpi([name], grain="year", start="2025-01-01", end="2025-12-31", output="rows")[0]
     behind = demo.kpi_rows(name, start="2025-01-01", end="2025-12-31", limit=100_000)
-    if name == "win_rate":  # a rate: its denominator's rows, the counted ones flagged
+    if name in ("win_rate", "lead_to_opportunity_rate"):  # a rate: its denominator's rows, the counted flagged
         assert behind["total"] == value["denominator"]
         assert sum(1 for r in behind["rows"] if r["counted"]) == value["numerator"]
     elif name == "revenue":
         assert behind["total"] == len(behind["rows"])
         assert sum(r["amount_base"] for r in behind["rows"]) == pytest.approx(value["value"])
+    elif name in ("web_visitors", "campaign_reach"):  # a sum over daily rows (the anchor is the first column)
+        column = "visitors" if name == "web_visitors" else "impressions"
+        assert behind["total"] == len(behind["rows"]) > 0
+        assert sum(r[column] for r in behind["rows"]) == pytest.approx(value["value"])
     else:
         assert behind["total"] == value["value"]
 

@@ -38,7 +38,8 @@ def _condition(t: ir.Table, f: Filter) -> ir.BooleanValue:
         parts = []
         values = [v for v in allowed if v not in ("null", "not_null", None)]
         if values:
-            parts.append(col.isin(values))
+            # one value: an equality (an IN over a boolean expression loses its parentheses in SQL)
+            parts.append(col == values[0] if len(values) == 1 else col.isin(values))
         if "null" in allowed or None in allowed:
             parts.append(col.isnull())
         if "not_null" in allowed:
@@ -154,5 +155,6 @@ def rows(kpi: KPI, ctx: Context, query: Query, limit: int) -> tuple[int, list[di
         t = t.filter(_condition(t, kpi.denominator)).mutate(counted=_condition(t, kpi.numerator))
     shown = [c for c in t.columns if not c.startswith("_") and c != PERIOD and not c.startswith("fx_")]
     total = int(t.count().to_pyarrow().as_py())
-    first = t.order_by([t[kpi.anchor], *[t[c] for c in shown[:1]]]).select(shown).limit(limit)
+    keys = [kpi.anchor, *(c for c in shown[:1] if c != kpi.anchor)]  # the anchor may be the first column
+    first = t.order_by([t[c] for c in keys]).select(shown).limit(limit)
     return total, first.to_pyarrow().to_pylist()
