@@ -162,5 +162,6 @@ def test_the_page_in_chromium(server: dict[str, Any], browser: Any) -> None:
     page = sign_in(browser, server["url"], "rep@example.com")
     page.goto(server["url"] + "/forecast")
     assert "Affaires ouvertes qui pèsent le plus" in page.content()
+    assert 'Horizon : <strong aria-current="true">90 prochains jours</strong>' in page.content()  # French colon
     assert page.errors == []
     page.close()

@@ -83,7 +83,7 @@ def one(flag: str, lang: str, names: Mapping[str, str] | None = None) -> str:
     code, sep, detail = flag.partition(": ")
     if not sep:
         return flag
-    colon = " : " if lang == "fr" else ": "  # French sets a space before the colon
+    colon = formats.colon(lang)
     if names is not None and code in names:  # "<step>: <flag>"
         return f"{names[code]}{colon}{one(detail, lang, names)}"
     if code == "understaffed" and (m := _UNDERSTAFFED.match(detail)):
@@ -91,10 +91,10 @@ def one(flag: str, lang: str, names: Mapping[str, str] | None = None) -> str:
         return words[code].format(role=m.group(1).upper(), needed=needed, today=m.group(3))
     if code == "small_history" and (m := _SMALL_HISTORY.match(detail)):
         return words[code].format(detail=formats.number(int(m.group(1)), lang))
-    if code in ("rep_without_data",):
+    if code not in words:
+        return flag
+    if "{detail}" in words[code]:  # rep_without_data
         return words[code].format(detail=detail)
-    if code == "no_active_ae":
+    if code == "no_active_ae":  # its detail ("company rate") is in the words
         return words[code]
-    if code in words:
-        return f"{words[code]}{colon}{words.get(detail, detail)}"
-    return flag
+    return f"{words[code]}{colon}{words.get(detail, detail)}"

@@ -225,11 +225,19 @@ def value(value: Number | None, unit: str, lang: str, currency: str = "EUR") -> 
     raise ValueError(f"unknown KPI unit {unit!r}: expected count, currency, rate, ratio or days")
 
 
+def day(value: dt.date | str) -> dt.date:
+    """A day given as a date or as ISO text (a timestamp's date part)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def colon(lang: str) -> str:
+    """The colon between a label and its value: French sets a space before it."""
+    return " : " if lang == "fr" else ": "
+
+
 def period_label(label: str, start: dt.date | str | None, grain: str, lang: str) -> str:
     """A KPI row's period in words (``juin 2026``, ``T2 2026``); a fiscal label (``FY2018-Q1``)
     or a row without its start stays as the engine wrote it."""
-    if isinstance(start, str):
-        start = dt.date.fromisoformat(start[:10])
     if start is None or label.startswith("FY") or grain not in ("day", "week", "month", "quarter", "year"):
         return label
-    return period(start, grain, lang)
+    return period(day(start), grain, lang)

@@ -20,8 +20,10 @@ from urllib.parse import urlencode
 from fastapi import FastAPI
 
 from salespilot.engine.workspace import Workspace
+from salespilot.errors import ParameterError
 from salespilot.server.context import Context, Viewer
 from salespilot.server.filters import PERIOD_QUERY, Filters
+from salespilot.server.formats import colon
 from salespilot.server.tables import Table
 
 
@@ -56,6 +58,15 @@ class PageQuery:
         return f"/export/{page}/{table}"
 
 
+def choice(q: PageQuery, name: str, choices: tuple[str, ...], default: str) -> str:
+    """The page's parameter ``name`` (``default`` when absent), one of ``choices`` or a
+    ParameterError that names it."""
+    value = q.params.get(name) or default
+    if value not in choices:
+        raise ParameterError(f"Parameter {name}: expected one of {', '.join(choices)} (got {value!r}).")
+    return value
+
+
 def switch(q: PageQuery, name: str, choices: tuple[str, ...], chosen: str, prefix: str) -> str:
     """Links to the other values of the page's parameter ``name`` (labelled ``t[prefix + value]``),
     keeping the filters and the page's other parameters."""
@@ -67,7 +78,7 @@ def switch(q: PageQuery, name: str, choices: tuple[str, ...], chosen: str, prefi
             links.append(f'<strong aria-current="true">{text}</strong>')
         else:
             links.append(f'<a href="?{html.escape(urlencode({**kept, name: c}))}">{text}</a>')
-    return f'<p class="sp-switch" id="{name}">{q.t[name]}: {" · ".join(links)}</p>'
+    return f'<p class="sp-switch" id="{name}">{q.t[name]}{colon(q.lang)}{" · ".join(links)}</p>'
 
 
 @dataclass(frozen=True)

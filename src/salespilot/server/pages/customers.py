@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from collections.abc import Iterable
@@ -322,7 +321,7 @@ def _cohorts(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: dict
     days = sorted({str(r["measured_on"]) for r in table.rows if PARTIAL in r["flags"] and r["measured_on"]})
     notes = _skipped_notes(q, [COHORTS], skipped)
     if days:
-        notes.append(t["partial_cells"].format(day=formats.date(_day(days[-1]), lang)))
+        notes.append(t["partial_cells"].format(day=formats.date(formats.day(days[-1]), lang)))
     if len(grid) > len(shown):
         notes.append(t["recent"].format(n=len(shown), total=len(grid)))
     content = (
@@ -331,10 +330,6 @@ def _cohorts(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: dict
         + to_html(table, lang, q.currency, q.export("cohorts", "customers"), q.filters.query)
     )
     return table, content
-
-
-def _day(text: str) -> dt.date:
-    return dt.date.fromisoformat(text[:10])
 
 
 def _acquisition(

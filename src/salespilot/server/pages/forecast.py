@@ -10,7 +10,6 @@ manager's forecast holds their team's deals only."""
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from typing import Any
 from urllib.parse import urlencode
@@ -18,7 +17,7 @@ from urllib.parse import urlencode
 from salespilot.errors import ParameterError
 from salespilot.server import charts, formats
 from salespilot.server.flags import one as flag_words
-from salespilot.server.pages import Page, PageQuery, View, switch
+from salespilot.server.pages import Page, PageQuery, View, choice, switch
 from salespilot.server.tables import Column, Table, to_html
 
 HORIZONS = ("90-days", "month", "quarter")
@@ -141,13 +140,6 @@ TEXT = {
 }
 
 
-def _choice(q: PageQuery, name: str, choices: tuple[str, ...], default: str) -> str:
-    value = q.params.get(name) or default
-    if value not in choices:
-        raise ParameterError(f"Parameter {name}: expected one of {', '.join(choices)} (got {value!r}).")
-    return value
-
-
 def _card(title: str, text: str, raw: float | None, note: str = "") -> str:
     small = f"<small>{html.escape(note)}</small>" if note else ""
     return (
@@ -164,9 +156,9 @@ def _forecast(q: PageQuery, horizon: str, by: str) -> tuple[str, list[Table], di
         return formats.money(v, lang, cur)
 
     heading = t["bookings"].format(
-        start=formats.date(_day(result["from"]), lang),
-        end=formats.date(_day(result["to"]), lang),
-        now=formats.date(_day(result["now"][:10]), lang),
+        start=formats.date(formats.day(result["from"]), lang),
+        end=formats.date(formats.day(result["to"]), lang),
+        now=formats.date(formats.day(result["now"][:10]), lang),
     )
     cards = "".join(
         (
@@ -177,7 +169,7 @@ def _forecast(q: PageQuery, horizon: str, by: str) -> tuple[str, list[Table], di
                 t["open_deals"],
                 formats.number(len(result["deals"]), lang),
                 len(result["deals"]),
-                f"{t['new_pipeline']}: {money(result['new_pipeline'])}",
+                f"{t['new_pipeline']}{formats.colon(lang)}{money(result['new_pipeline'])}",
             ),
             _card(t["weighted_pipeline"], money(result["weighted_pipeline"]), result["weighted_pipeline"]),
             _card(t["run_rate"], money(result["run_rate"]), result["run_rate"]),
@@ -289,7 +281,7 @@ def _track(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
             Column("weighted_pipeline", t["weighted_pipeline"], "currency"),
             Column("run_rate", t["run_rate"], "currency"),
         ],
-        [{**p, "as_of": _day(p["as_of"]), "in_range": t["yes"] if p["in_range"] else t["no"]} for p in periods],
+        [{**p, "as_of": formats.day(p["as_of"]), "in_range": t["yes"] if p["in_range"] else t["no"]} for p in periods],
     )
     methods = Table(
         "methods",
@@ -312,14 +304,10 @@ def _track(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
     return content, [table, methods], {"coverage": result["coverage"]}
 
 
-def _day(text: str) -> dt.date:
-    return dt.date.fromisoformat(str(text)[:10])
-
-
 def build(q: PageQuery) -> View:
-    horizon = _choice(q, "horizon", HORIZONS, "90-days")
-    by = _choice(q, "by", GROUPS, "rep")
-    track = _choice(q, "track", ("0", "1"), "0") == "1"
+    horizon = choice(q, "horizon", HORIZONS, "90-days")
+    by = choice(q, "by", GROUPS, "rep")
+    track = choice(q, "track", ("0", "1"), "0") == "1"
     switches = switch(q, "horizon", HORIZONS, horizon, "h_") + switch(q, "by", GROUPS, by, "by_")
     try:
         content, tables, data = _forecast(q, horizon, by)

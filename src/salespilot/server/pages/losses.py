@@ -9,9 +9,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from salespilot.errors import ParameterError
 from salespilot.server import charts, formats
-from salespilot.server.pages import Page, PageQuery, View, switch
+from salespilot.server.pages import Page, PageQuery, View, choice, switch
 from salespilot.server.tables import Column, Table, to_html
 
 GROUPINGS = ("reason", "stage", "competitor", "rep", "segment")
@@ -311,9 +310,7 @@ def _qualification(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
 
 
 def build(q: PageQuery) -> View:
-    by = q.params.get("by") or "reason"
-    if by not in GROUPINGS:
-        raise ParameterError(f"Parameter by: expected one of {', '.join(GROUPINGS)} (got {by!r}).")
+    by = choice(q, "by", GROUPINGS, "reason")
     loss_html, loss_tables, loss_data = _losses(q, by)
     qual_html, qual_tables, qual_data = _qualification(q)
     content = switch(q, "by", GROUPINGS, by, "by_") + loss_html + qual_html

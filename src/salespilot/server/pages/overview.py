@@ -64,7 +64,7 @@ def build(q: PageQuery) -> View:
         value = last.get("value")
         spark = charts.sparkline([r.get("value") for r in rows], kpi.label(lang))
         extra = ""
-        colon = " : " if lang == "fr" else ": "  # French sets a space before the colon
+        colon = formats.colon(lang)
         for key in ("previous", "target"):
             if last.get(key) is not None:
                 shown = formats.value(last[key], kpi.unit, lang, q.currency)

@@ -6,7 +6,6 @@ conversion at each step, cycle time, deal size), whose parts add up to the gap (
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from typing import Any
 from urllib.parse import urlencode
@@ -251,7 +250,7 @@ def _gaps(q: PageQuery, role: str | None) -> tuple[str, list[Table], dict[str, A
     t, lang, f = q.t, q.lang, q.filters
     result = q.ws.rep_gaps(role=role, start=f.start, end=f.end)
     reps = result["reps"]
-    span = " – ".join(formats.date(_day(d), lang) for d in (result.get("start"), result.get("end")) if d)
+    span = " – ".join(formats.date(formats.day(d), lang) for d in (result.get("start"), result.get("end")) if d)
     gaps = Table(
         "gaps",
         f"{t['gaps']} ({span})" if span else t["gaps"],  # over the whole window, not the last period
@@ -306,10 +305,6 @@ def _gaps(q: PageQuery, role: str | None) -> tuple[str, list[Table], dict[str, A
     return content, [gaps, parts], {"gaps_start": result["start"], "gaps_end": result["end"]}
 
 
-def _day(value: object) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
 def build(q: PageQuery) -> View:
     t, lang, f = q.t, q.lang, q.filters
     role = q.params.get("role") or None
@@ -326,7 +321,7 @@ def build(q: PageQuery) -> View:
     chart, versus = _versus(q, result, measure, better[measure])
     gaps_html, gap_tables, gap_data = _gaps(q, role)
     scoped = q.viewer.user is not None and q.viewer.user.role in ("rep", "manager")
-    span = " – ".join(formats.date(_day(d), lang) for d in (result["start"], result["end"]) if d)
+    span = " – ".join(formats.date(formats.day(d), lang) for d in (result["start"], result["end"]) if d)
     note = f'<p class="sp-note" id="team-span">{html.escape(span)}</p>'
     if scoped:
         note += f'<p class="sp-note" id="team-scoped">{t["scoped"]}</p>'
