@@ -16,9 +16,10 @@ Readings of the contract written down here (and tested):
 - an opportunity's channel is its own, else its lead's; its campaign is its lead's;
 - a customer is acquired at its first won opportunity (ties: the smaller opportunity id); its
   channel is the channel of the account's first lead, else that first win's (its own, else its lead's);
-- growth: ``previous`` is the period before, ``year_ago`` the same period a year before (the same
-  calendar date for days, the same ISO week number for weeks); both are ``None`` before the
-  KPI's first period with data, and the growth is ``None`` when the earlier value is 0 or None;
+- growth: ``previous`` is the KPI's value in the period before, ``year_ago`` in the same period a
+  year before (the same calendar date for days, the same ISO week number for weeks), for every
+  count, sum, rate, duration and ratio; both are ``None`` before the KPI's first period with data
+  (a ratio's: either part's), and the growth is ``None`` when the earlier value is 0 or None;
 - a sales cycle is measured on local wall-clock time (1 March to 1 April is 31 days in Paris);
 - cohort ages count from the cohort period's last day to the local date of the data's last
   timestamp (leads created, opportunities created or closed, activities).
@@ -542,7 +543,7 @@ class Reference:
         periods = self._grid(cells, grain, fs, start, end, name)
         combos = sorted({k[1:] for k in cells}, key=_sort_key) if by else [()]
         history = None
-        if name in COUNTS | SUMS and grain != "all":
+        if grain != "all":
             # growth reaches before --from: the same cells without the start bound
             history = self._cells(name, grain, by, filters, None, end, fiscal)
         out: dict[Key, Row] = {}
@@ -619,7 +620,14 @@ class Reference:
         return row
 
     def _growth(
-        self, name: str, history: dict[Key, list[Event]], p: Period, combo: Key, grain: str, fs: int, value: float
+        self,
+        name: str,
+        history: dict[Key, list[Event]],
+        p: Period,
+        combo: Key,
+        grain: str,
+        fs: int,
+        value: float | None,
     ) -> Row:
         first = min((k[0] for k in history), default=None)
 
@@ -633,9 +641,9 @@ class Reference:
         year_ago = total(year_ago_period(p, grain, fs))
         return {
             "previous": previous,
-            "growth": value / previous - 1 if previous else None,
+            "growth": value / previous - 1 if previous and value is not None else None,
             "year_ago": year_ago,
-            "growth_yoy": value / year_ago - 1 if year_ago else None,
+            "growth_yoy": value / year_ago - 1 if year_ago and value is not None else None,
         }
 
     def _ratio(
@@ -658,6 +666,21 @@ class Reference:
             **self._cells(bottom, grain, by, filters, start, end, fiscal),
         }
         combos = sorted({k[1:] for k in cells}, key=_sort_key) if by else [()]
+        history: dict[Key, float | None] = {}
+        first: Period | None = None
+        if grain != "all":  # the previous periods reach before --from: both parts without the start bound
+            num_h = self.kpi(top, grain, by, filters, None, end, fiscal)
+            den_h = self.kpi(bottom, grain, by, filters, None, end, fiscal)
+            seen = [
+                k[0]
+                for part in (top, bottom)
+                for k, events in self._cells(part, grain, by, filters, None, end, fiscal).items()
+                if events
+            ]
+            first = min(seen, default=None)
+            for key in set(num_h) | set(den_h):
+                b = den_h[key]["value"] if key in den_h else 0
+                history[key] = (num_h[key]["value"] if key in num_h else 0) / b if b else None
         out: dict[Key, Row] = {}
         for p in self._grid(cells, grain, fs, start, end, name):
             for combo in combos:
@@ -667,9 +690,19 @@ class Reference:
                 row: Row = {"period": p.label, "period_start": p.start.isoformat() if p.start else None}
                 row.update(dict(zip(by, combo, strict=True)))
                 row.update(numerator=a, denominator=b, flags=[], reason=None, value=a / b if b else None)
+                if grain != "all":
+                    value = row["value"]
+                    for field, growth, q in (
+                        ("previous", "growth", previous_period(p, grain, fs)),
+                        ("year_ago", "growth_yoy", year_ago_period(p, grain, fs)),
+                    ):
+                        before = None if first is None or q < first else history.get((q.label, *combo))
+                        row[field] = before
+                        row[growth] = value / before - 1 if before and value is not None else None
                 if None in combo and name not in SAME_SOURCE_RATIOS:
                     # e.g. costs without a channel (salaries) over leads without one: no meaning
-                    row.update(value=None, reason="not attributable")
+                    row.update(value=None, reason="not attributable", previous=None, growth=None)
+                    row.update(year_ago=None, growth_yoy=None)
                 elif not b:
                     row["reason"] = "nothing to divide by"
                 elif proportion:

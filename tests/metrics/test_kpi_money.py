@@ -312,7 +312,11 @@ def test_growth_against_previous_period_and_a_year_before(growth: Workspace) -> 
     first = one(rows, "revenue", "2023-01")
     assert first["previous"] is None and first["year_ago"] is None  # before the data
     assert one(rows, "signatures", "2024-02")["growth"] == 0.0  # 1 vs 1
-    assert "growth" not in one(rows, "win_rate", "2024-02")  # rates are not additive: no growth
+    # A rate against its previous value: Feb 1 won of 2 closed (0.5), Jan 1 of 1 (1.0); December
+    # 2023 closed nothing, so January's previous is None (no rate), not 0.
+    rate = one(rows, "win_rate", "2024-02")
+    assert (rate["value"], rate["previous"], rate["growth"], rate["year_ago"]) == (0.5, 1.0, -0.5, None)
+    assert one(rows, "win_rate", "2024-01")["previous"] is None
     quarter = one(growth.kpi("revenue", grain="quarter", output="rows"), "revenue", "2024-Q1")
     assert (quarter["previous"], quarter["growth"], quarter["year_ago"], quarter["growth_yoy"]) == (
         0.0,

@@ -10,8 +10,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+import pytest
 from openpyxl import load_workbook
 from tests.server.conftest import PASSWORD
+from tests.server.page_helpers import sql
 
 
 def _get(server: dict[str, Any], path: str, role: str = "admin", **params: str) -> httpx.Response:
@@ -73,6 +75,24 @@ def test_every_page_answers_as_json_with_tables(server: dict[str, Any]) -> None:
         assert body["page"] == name and body["tables"] and all("columns" in t for t in body["tables"])
     headline = _table(_get(server, "/api/v1/pages/overview").json(), "headline")["items"]
     assert len(headline) == 6
+
+
+def test_the_overview_sets_every_headline_kpi_against_the_previous_period(server: dict[str, Any]) -> None:
+    """Rates, ratios and durations too: June 2026 against May 2026, counted in SQL (the store is UTC)."""
+    may = sql(
+        server,
+        "SELECT count(*) FILTER (WHERE outcome = 'won') AS won, count(*) AS closed, "
+        "sum(amount * coalesce((SELECT rate_to_base FROM fx_rates f WHERE f.currency = o.currency AND f.date <= "
+        "CAST(o.closed_at AS DATE) ORDER BY f.date DESC LIMIT 1), 1)) FILTER (WHERE outcome = 'won') AS revenue "
+        "FROM opportunities o WHERE outcome IN ('won', 'lost') "
+        "AND closed_at >= TIMESTAMP '2026-05-01' AND closed_at < TIMESTAMP '2026-06-01'",
+    )[0]
+    headline = {r["kpi"]: r for r in _table(_get(server, "/api/v1/pages/overview").json(), "headline")["items"]}
+    assert all(r["previous"] is not None and r["period"] == "2026-06" for r in headline.values()), headline
+    assert headline["Win rate"]["previous"] == pytest.approx(may["won"] / may["closed"])
+    assert headline["Average deal value"]["previous"] == pytest.approx(may["revenue"] / may["won"])
+    card = re.search(r'data-kpi="win_rate".*?</article>', _get(server, "/").text, re.S)
+    assert card is not None and f"previous period: {may['won'] / may['closed']:.1%}" in card.group(0)
 
 
 def test_the_funnel_obeys_the_filters(server: dict[str, Any]) -> None:

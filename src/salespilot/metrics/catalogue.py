@@ -84,6 +84,12 @@ class KPI:
     def additive(self) -> bool:
         return self.kind in (Kind.COUNT, Kind.SUM)
 
+    @property
+    def comparable(self) -> bool:
+        """Whether the engine sets its value beside the previous period's and the year before's: every
+        KPI it computes itself (a custom builder gives its own, e.g. ARPA's previous)."""
+        return self.kind is not Kind.CUSTOM
+
     def label(self, language: str) -> str:
         return self.label_fr if language == "fr" else self.label_en
 

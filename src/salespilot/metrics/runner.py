@@ -48,6 +48,8 @@ class Computed:
         self.first_start: dt.date | None = min((k[0] for k in self.values), default=None)
 
 
+GROWTH = ("previous", "growth", "year_ago", "growth_yoy")
+
 # The sources whose dates make the data's span (engine.kpis.data_years_and_end): leads,
 # opportunities and activities, and the customers drawn from the opportunities.
 SPAN_SOURCES = frozenset({"leads", "opportunities", "activities", "customers"})
@@ -204,12 +206,12 @@ class Runner:
             self._cache[(kpi.name, query)] = Computed(kpi.kind.value, values, [sql])
 
     def _history(self, kpi: KPI, query: Query) -> Query | None:
-        """For the growth of additive KPIs from ``--from`` on: the data before it, computed apart.
+        """For the growth of a KPI from ``--from`` on: the data before it, computed apart.
 
         Without ``--from`` every period is in the result already; at grain all there is no growth.
         """
         cal = query.calendar
-        if not kpi.additive or query.start is None or cal.grain is periods.Grain.ALL:
+        if not kpi.comparable or query.start is None or cal.grain is periods.Grain.ALL:
             return None
         # From the beginning of the data, so that "before the data" (no growth) and "an empty
         # period" (growth from 0) are told apart whatever --from is.
@@ -237,7 +239,7 @@ class Runner:
             # apart: their last month may just not be there yet, so not them.)
             last = max(last, cal.start_of(self.data_end))
         combos = sorted({k[1:] for k in keys}, key=_sort_key) if query.by else [()]
-        additive = kpi.additive
+        comparable = kpi.comparable
         unattributable = kpi.kind is Kind.RATIO and bool(query.by) and not self._same_source(kpi)
         with_targets = bool(self.targets) and query.by in ((), ("rep",), ("team",))
         firsts = [c.first_start for c in (computed, past) if c is not None and c.first_start is not None]
@@ -254,7 +256,7 @@ class Runner:
                 "period_start": None if is_all else start.isoformat(),
             }
             age = self._cohort_age(kpi, start, cal)
-            earlier = None if is_all or not additive else (cal.shift(start, -1), cal.year_ago(start))
+            earlier = None if is_all or not comparable else (cal.shift(start, -1), cal.year_ago(start))
             for combo in combos:
                 key = (start, *combo)
                 row: Row = dict(head)
@@ -268,10 +270,13 @@ class Runner:
                 if why is not None:  # e.g. costs in a rep's scope: no value, not a 0
                     row.update(value=None, reason=why, ci_low=None, ci_high=None)
                 if earlier is not None:
-                    row.update(self._growth(computed, past, combo, earlier, data_start, row["value"]))
+                    row.update(self._growth(kpi, computed, past, combo, earlier, data_start, row["value"], cal))
+                if why is not None and earlier is not None:
+                    row.update(dict.fromkeys(GROWTH))
                 if unattributable and None in combo:
                     dim = query.by[combo.index(None)]
                     row.update(
+                        dict.fromkeys(GROWTH),
                         value=None,
                         ci_low=None,
                         ci_high=None,
@@ -399,20 +404,28 @@ class Runner:
 
     def _growth(
         self,
+        kpi: KPI,
         computed: Computed,
         past: Computed | None,
         combo: tuple[Any, ...],
         earlier: tuple[dt.date, dt.date],
         data_start: dt.date | None,
         value: Any,
+        cal: periods.Calendar,
     ) -> Row:
-        """previous / growth and year_ago / growth_yoy; None before the data, 0 for an empty period."""
+        """previous / growth and year_ago / growth_yoy: the KPI's value in the earlier period (for a
+        sum or a count 0 when it is empty, for a rate, ratio or duration None) and the relative change
+        from it; None before the data."""
         out: Row = {}
         for name, growth, earlier_start in (("previous", "growth", earlier[0]), ("year_ago", "growth_yoy", earlier[1])):
             key = (earlier_start, *combo)
             agg = computed.values.get(key) or (past.values.get(key) if past is not None else None)
             known = agg is not None or (data_start is not None and data_start <= earlier_start)
-            before = _additive(agg) if known else None
+            before: Any = None
+            if known and kpi.additive:
+                before = _additive(agg)
+            elif known:
+                before = self._values(kpi, computed.shape, agg, earlier_start, cal)["value"]
             out[name] = before
             out[growth] = (value / before - 1) if before and value is not None else None
         return out
