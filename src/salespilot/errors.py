@@ -41,6 +41,11 @@ class NotFound(ParameterError):
     """A parameter names a thing the store does not hold (an import number...): 404 on the server."""
 
 
+class NoRowsBehind(ParameterError):
+    """The KPI has no single list of records behind its number (a retention, a cohort): the
+    dashboard shows its figures without rows; the API's rows endpoint answers 400."""
+
+
 class PlanError(UserInputError):
     """A compensation plan file is not a valid plan (docs/team.md)."""
 

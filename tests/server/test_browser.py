@@ -47,6 +47,7 @@ def test_every_page_loads_on_a_phone_without_errors(server: dict[str, Any], brow
     page = sign_in(browser, server["url"], "admin@example.com", width=390)
     paths = [p.path for p in registry() if p.nav]
     assert {"/losses", "/team"} <= set(paths)
+    paths += ["/kpi/win_rate", "/kpi/cohort_retention", "/kpi/net_revenue_retention"]  # rows, cohorts, neither
     for path in paths:
         response = page.goto(server["url"] + path)
         assert response is not None and response.status == 200, path

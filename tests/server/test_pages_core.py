@@ -147,3 +147,32 @@ def test_a_kpis_definition_speaks_the_users_language(server: dict[str, Any]) -> 
     overview = _get(server, "/", role="rep").text
     assert 'data-period="2026-06">juin 2026</p>' in overview and "période précédente :" in overview
     assert 'data-period="2026-06">Jun 2026</p>' in _get(server, "/").text
+
+
+def test_every_kpi_opens_on_its_page(server: dict[str, Any]) -> None:
+    """A KPI without a single list of rows (a retention, a cohort) shows its figures and says why
+    there are no rows; a yearly KPI asked by month is shown by year, with a note; in both languages."""
+    names = [k["name"] for k in _get(server, "/api/v1/kpis").json()["items"]]
+    assert {"renewal_rate", "logo_retention", "cohort_retention", "stage_conversion", "market_share"} <= set(names)
+    for name in names:
+        for role in ("admin", "rep"):
+            page = _get(server, f"/kpi/{name}", role=role)
+            assert page.status_code == 200, (name, role, page.text[:300])
+    view = _get(server, "/api/v1/pages/kpi/logo_retention").json()
+    assert [t["name"] for t in view["tables"]] == ["series"] and view["tables"][0]["items"]
+    assert any(r["value"] is not None for r in view["tables"][0]["items"])
+    assert "no single list of records" in _get(server, "/kpi/logo_retention").text
+    assert "aucune liste unique" in _get(server, "/kpi/logo_retention", role="rep").text
+    cohort = _get(server, "/api/v1/pages/kpi/cohort_retention", grain="quarter").json()["tables"][0]["items"]
+    first = [r for r in cohort if r["period"] == cohort[0]["period"]]
+    assert [r["periods_since"] for r in first] == list(range(len(first))) and len(first) > 1
+    # the rows endpoint of the API still says why, as a 400 naming the KPI
+    rows = _get(server, "/api/v1/kpis/logo_retention/rows")
+    assert rows.status_code == 400 and "logo_retention" in rows.json()["error"]["message"]
+    market = _get(server, "/api/v1/pages/kpi/market_share", grain="month").json()
+    assert market["data"]["grain"] == "year"
+    assert all(str(r["period"]).isdigit() for r in market["tables"][0]["items"])  # 2025, 2026: years
+    assert (
+        "Shown by year: this KPI is only defined by year or the whole range."
+        in _get(server, "/kpi/market_share", grain="month").text
+    )

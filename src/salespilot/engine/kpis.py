@@ -15,7 +15,7 @@ import ibis
 import pyarrow as pa
 from ibis.common.exceptions import TableNotFound
 
-from salespilot.errors import ParameterError
+from salespilot.errors import NoRowsBehind, ParameterError
 from salespilot.metrics import periods
 from salespilot.metrics.catalogue import Catalogue, load_catalogue
 from salespilot.metrics.compile import Query
@@ -221,7 +221,7 @@ def rows_behind(
     try:
         source_kpi = compile_behind(kpi, catalogue.kpis)
     except ValueError:
-        raise ParameterError(
+        raise NoRowsBehind(
             f"{name} is computed from several tables at once (see docs/kpis.md); it has no single list of rows."
         ) from None
     for dim, _ in filters:

@@ -6,17 +6,29 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
-from salespilot.errors import ParameterError
+from salespilot.errors import NoRowsBehind, ParameterError
 from salespilot.server import charts, formats
-from salespilot.server.filters import kpi_dims
+from salespilot.server.filters import GRAINS, kpi_dims
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
 
 TEXT = {
     "en": {
         "rows_of": "Counted records",
+        "no_rows": "none: this KPI is computed from several tables at once (customers, contracts, cohorts), "
+        "so no single list of records adds up to it",
+        "by_grain": "Shown by {grain}: this KPI is only defined by {grains}.",
+        "grain_month": "month",
+        "grain_quarter": "quarter",
+        "grain_year": "year",
+        "grain_week": "week",
+        "grain_all": "the whole range",
+        "or": "or",
+        "periods_since": "periods since acquisition",
         "of": "of",
         "source": "Source",
         "unit_count": "count",
@@ -24,6 +36,7 @@ TEXT = {
         "unit_days": "days",
         "unit_rate": "rate",
         "unit_ratio": "ratio",
+        "unit_months": "months",
         "dim_rep": "rep",
         "dim_team": "team",
         "dim_channel": "channel",
@@ -37,6 +50,16 @@ TEXT = {
     },
     "fr": {
         "rows_of": "Enregistrements comptés",
+        "no_rows": "aucun : cet indicateur est calculé sur plusieurs tables à la fois (clients, contrats, "
+        "cohortes), aucune liste unique d'enregistrements ne s'additionne pour le donner",
+        "by_grain": "Affiché par {grain} : cet indicateur n'est défini que par {grains}.",
+        "grain_month": "mois",
+        "grain_quarter": "trimestre",
+        "grain_year": "année",
+        "grain_week": "semaine",
+        "grain_all": "toute la période",
+        "or": "ou",
+        "periods_since": "périodes depuis l'acquisition",
         "of": "sur",
         "source": "Source",
         "unit_count": "nombre",
@@ -44,6 +67,7 @@ TEXT = {
         "unit_days": "jours",
         "unit_rate": "taux",
         "unit_ratio": "ratio",
+        "unit_months": "mois",
         "dim_rep": "commercial",
         "dim_team": "équipe",
         "dim_channel": "canal",
@@ -71,13 +95,16 @@ def build(q: PageQuery) -> View:
     name = q.params.get("kpi", "")
     dims = kpi_dims(q.ctx.catalogue, name, f.dims)
     kpi = q.ctx.catalogue.kpis[name]
-    series = q.ws.kpi([name], grain=f.grain, filters=dims, start=f.start, end=f.end, output="rows")
+    grain, note = _grain(kpi.grains, f.grain, t)
+    series = q.ws.kpi([name], grain=grain, filters=dims, start=f.start, end=f.end, output="rows")
     unit = kpi.unit
+    cohorts = any("periods_since" in r for r in series)  # a cohort KPI: a row per cohort and age
     table = Table(
         "series",
         t["series"],
         [
             Column("period", t["period"]),
+            *([Column("periods_since", t["periods_since"], "number")] if cohorts else []),
             Column("value", t["value"], unit),
             Column("numerator", t["numerator"], "number"),
             Column("denominator", t["denominator"], "number"),
@@ -90,38 +117,76 @@ def build(q: PageQuery) -> View:
         [{**r, "flags": list(r.get("flags") or [])} for r in series],
     )
     rows_from, rows_to = _date(q, "rows_from") or f.start, _date(q, "rows_to") or f.end
-    behind = q.ws.kpi_rows(name, filters=dims, start=rows_from, end=rows_to, limit=500)
+    try:
+        behind = q.ws.kpi_rows(name, filters=dims, start=rows_from, end=rows_to, limit=500)
+    except NoRowsBehind:  # a retention, a cohort: the figures without rows
+        behind = {}
     found = list(behind.get("rows", []))
     columns = [Column(k, k, "number" if isinstance(found[0][k], float) else "text") for k in found[0]] if found else []
     rows_table = Table("rows", t["rows"], columns, found, total=behind.get("total"))
-    targets = [r.get("target") for r in series]
-    chart = charts.line(
-        [str(r["period"]) for r in series],
-        {kpi.label(lang): [r.get("value") for r in series]},
-        kpi.label(lang),
-        lambda v: formats.value(v, unit, lang, q.currency),
-        targets if any(v is not None for v in targets) else None,
-        reference_label=t["target"],
-    )
+    if cohorts:
+        chart = _cohort_chart(series, kpi.label(lang), lambda v: formats.value(v, unit, lang, q.currency), t)
+    else:
+        targets = [r.get("target") for r in series]
+        chart = charts.line(
+            [str(r["period"]) for r in series],
+            {kpi.label(lang): [r.get("value") for r in series]},
+            kpi.label(lang),
+            lambda v: formats.value(v, unit, lang, q.currency),
+            targets if any(v is not None for v in targets) else None,
+            reference_label=t["target"],
+        )
     span = " – ".join(formats.date(d, lang) for d in (rows_from, rows_to) if d)
+    counted = (
+        f"{html.escape(str(behind.get('rows_of', '')))} "
+        f"({formats.number(len(found), lang)} {t['of']} {formats.number(behind.get('total'), lang)})"
+        f"{' · ' + html.escape(span) if span else ''}"
+        if behind
+        else html.escape(t["no_rows"])
+    )
     dimensions = ", ".join(t.get(f"dim_{d}", d) for d in kpi.dimensions)  # in the user's language
     definition = (
         f'<section class="sp-section" id="definition"><h1>{html.escape(kpi.label(lang))}</h1>'
         f"<p>{html.escape(kpi.describe(lang))}</p><dl>"
         f"<dt>{t['unit']}</dt><dd>{html.escape(t.get(f'unit_{unit}', unit))}</dd>"
         f"<dt>{t['dimensions']}</dt><dd>{html.escape(dimensions or '–')}</dd>"
-        f"<dt>{t['rows_of']}</dt><dd>{html.escape(str(behind.get('rows_of', '')))} "
-        f"({formats.number(len(found), lang)} {t['of']} {formats.number(behind.get('total'), lang)})"
-        f"{' · ' + html.escape(span) if span else ''}</dd></dl></section>"
+        f"<dt>{t['rows_of']}</dt><dd>{counted}</dd></dl>"
+        + (f'<p class="sp-note" id="grain-note">{html.escape(note)}</p>' if note else "")
+        + "</section>"
     )
     query = urlencode({"kpi": name}) + (f"&{q.filters.query}" if q.filters.query else "")
     content = (
         definition
         + chart
         + to_html(table, lang, q.currency, "/export/kpi/series", query)
-        + to_html(rows_table, lang, q.currency, "/export/kpi/rows", query)
+        + (to_html(rows_table, lang, q.currency, "/export/kpi/rows", query) if behind else "")
     )
-    return View(content, [table, rows_table], {"kpi": name, "rows_of": behind.get("rows_of")})
+    tables = [table, rows_table] if behind else [table]
+    return View(content, tables, {"kpi": name, "rows_of": behind.get("rows_of"), "grain": grain})
+
+
+def _cohort_chart(series: list[dict[str, Any]], label: str, fmt: Callable[[Any], str], t: dict[str, str]) -> str:
+    """One line per cohort (the last six) over the periods since its acquisition."""
+    cohorts: dict[str, dict[int, Any]] = {}
+    for r in series:
+        cohorts.setdefault(str(r["period"]), {})[int(r.get("periods_since") or 0)] = r.get("value")
+    shown = dict(sorted(cohorts.items())[-6:])
+    ages = range(max((a for c in shown.values() for a in c), default=-1) + 1)
+    lines = {period: [values.get(a) for a in ages] for period, values in shown.items()}
+    return charts.line([str(a) for a in ages], lines, f"{label} · {t['periods_since']}", fmt)
+
+
+def _grain(allowed: tuple[str, ...] | None, asked: str, t: dict[str, str]) -> tuple[str, str]:
+    """The grain to show a KPI by: the one asked, else the nearest it is defined by (market size
+    is yearly), with a note saying so."""
+    if allowed is None or asked in allowed:
+        return asked, ""
+    order = ("day", "week", *GRAINS, "all")
+    choices = [g for g in allowed if g in order]
+    # the nearest grain, the coarser of two as near (a month asked of a yearly KPI: the year)
+    grain = min(choices, key=lambda g: (abs(order.index(g) - order.index(asked)), -order.index(g)))
+    words = f" {t['or']} ".join(t.get(f"grain_{g}", g) for g in allowed)
+    return grain, t["by_grain"].format(grain=t.get(f"grain_{grain}", grain), grains=words)
 
 
 PAGE = Page(
