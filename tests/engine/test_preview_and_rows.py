@@ -28,6 +28,37 @@ def test_preview_shows_rows_and_problems_and_writes_nothing(tmp_path: Path) -> N
         assert ws.sql("SELECT count(*) FROM imports").column(0)[0].as_py() == 0
 
 
+def test_preview_tells_the_imports_rejects_and_warnings(db_url: str, tmp_path: Path) -> None:
+    """On DuckDB and PostgreSQL: the preview's duplicate keys and unknown references are what the
+    import then records (rows, values, reasons), and the preview writes nothing."""
+    reps = tmp_path / "reps.csv"
+    reps.write_text("rep_id,name,role\nR1,Ann,ae\n", encoding="utf-8")
+    path = tmp_path / "opps.csv"
+    path.write_text(
+        CSV
+        + "O1,A1,Deal one again,1200,EUR,2026-01-05,,proposal,open,R1\n"  # row 4: O1 again
+        + "O3,A2,Deal three,500,EUR,2026-01-07,,proposal,open,R7\n"
+        + "O4,A2,Deal four,700,EUR,2026-01-08,,proposal,open,R7\n",
+        encoding="utf-8",
+    )
+    with Workspace(db_url) as ws:
+        ws.import_file(reps)
+        preview = ws.preview_file(path, table="opportunities")
+        assert [r["opportunity_id"] for r in preview["rows"]] == ["O1", "O3", "O4"]
+        assert [(p["row"], p["value"]) for p in preview["problems"]] == [(3, "abc"), (4, "O1")]
+        warned = {(w["column"], w["value"]): (w["rows"], w["row"]) for w in preview["warnings"]}
+        assert warned == {("account_id", "A1"): (1, 2), ("account_id", "A2"): (2, 5), ("owner_id", "R7"): (2, 5)}
+        assert ws.sql("SELECT count(*) FROM opportunities").column(0)[0].as_py() == 0
+        done = ws.import_file(path, table="opportunities")
+        assert (done.inserted, done.rejected, done.warnings) == (3, 2, 5)
+        rejects = ws.rejects(done.import_id)
+        assert [(r["row"], r["value"], r["reason"]) for r in rejects] == [
+            (p["row"], p["value"], p["reason"]) for p in preview["problems"]
+        ]
+        recorded = {(w["column"], w["value"]): (w["rows"], w["first_row"]) for w in ws.warnings(done.import_id)}
+        assert recorded == warned
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     ws = Workspace(tmp_path_factory.mktemp("rows") / "demo.duckdb")

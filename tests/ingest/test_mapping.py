@@ -97,6 +97,11 @@ def test_guess_table_from_name_or_key() -> None:
     assert guess_table("export.csv", ["foo"]) is None
     assert normalize_name(" Deal - Stage ") == normalize_name("deal_stage") == normalize_name("DealStage")
     assert guess_table("Leads-Q1.csv", []) == "leads"
+    # several id columns: the table with most of the file's columns (a leads export has account_id)
+    leads = ["lead_id", "created_at", "channel", "campaign", "account_id", "owner_id", "status"]
+    assert guess_table("data.csv", leads) == "leads"
+    assert guess_table("data.csv", ["opportunity_id", "lead_id", "account_id", "stage", "amount"]) == "opportunities"
+    assert guess_table("data.csv", ["rep_id", "account_id"]) is None  # as well one as the other
 
 
 def test_yes_and_no_stay_text_and_a_repeated_key_is_refused() -> None:

@@ -182,6 +182,57 @@ def test_the_warnings_of_an_import_are_shown_not_only_counted(site: dict[str, An
     assert httpx.get(f"{site['url']}/api/v1/imports/9999/warnings", headers=admin).status_code == 404
 
 
+def test_the_preview_tells_what_the_import_will_reject_and_warn_about(site: dict[str, Any]) -> None:
+    """A key given twice in the file and an unknown owner show in the preview (page and API) as the
+    import then records them: the same rows, values and reasons."""
+    admin = bearer(site, "admin")
+    text = (
+        "lead_id,created_at,channel,owner_id\n"
+        "TWICE-1,2026-03-01,web,\n"
+        "TWICE-2,2026-03-02,web,R-GHOST\n"
+        "TWICE-1,2026-03-03,event,\n"  # row 4 repeats row 2's key: rejected, the first one wins
+        "TWICE-3,2026-03-04,web,R-GHOST\n"
+    )
+    files = {"file": ("data.csv", text.encode(), "text/csv")}  # a name that says nothing: the columns do
+    before = _counts(site)
+    dry = httpx.post(site["url"] + "/api/v1/imports", params={"dry_run": "true"}, files=files, headers=admin)
+    assert dry.status_code == 200, dry.text
+    body = dry.json()
+    assert body["table"] == "leads"
+    assert [r["lead_id"] for r in body["rows"]] == ["TWICE-1", "TWICE-2", "TWICE-3"]
+    assert [(p["row"], p["value"]) for p in body["problems"]] == [(4, "TWICE-1")]
+    assert body["problems"][0]["reason"] == "duplicate key (lead_id) already given at row 2"
+    assert [(w["column"], w["value"], w["rows"], w["row"]) for w in body["warnings"]] == [("owner_id", "R-GHOST", 2, 3)]
+    assert _counts(site) == before
+    with session(site, "admin@example.com") as client:
+        csrf = csrf_of(client, "/imports")
+        sent = _upload(client, csrf, "data.csv", text)
+        page = client.get(sent.headers["location"]).text
+        problems = re.search(r'data-table="problems">.*?</table>', page, re.S)
+        assert problems is not None and "TWICE-1" in problems.group(0) and "duplicate key" in problems.group(0)
+        warned = re.search(r'data-table="warnings">.*?</table>', page, re.S)
+        assert warned is not None and "R-GHOST" in warned.group(0)
+        assert "4 rows read in the first batch; 1 problems; 1 warnings." in page
+    done = httpx.post(site["url"] + "/api/v1/imports", files=files, headers=admin, timeout=60).json()
+    assert (done["inserted"], done["rejected"], done["warnings"]) == (3, 1, 2)
+    rejects = sql(site, "SELECT row_number, value, reason FROM import_rejects WHERE import_id = ?", [done["import_id"]])
+    assert rejects == [{"row_number": 4, "value": "TWICE-1", "reason": body["problems"][0]["reason"]}]
+    recorded = httpx.get(f"{site['url']}/api/v1/imports/{done['import_id']}/warnings", headers=admin).json()["items"]
+    assert [(w["column"], w["value"], w["rows"], w["first_row"], w["reason"]) for w in recorded] == [
+        (w["column"], w["value"], w["rows"], w["row"], w["reason"]) for w in body["warnings"]
+    ]
+
+
+def test_a_file_whose_table_cannot_be_told_says_why(site: dict[str, Any]) -> None:
+    with session(site, "admin@example.com") as client:
+        csrf = csrf_of(client, "/imports")
+        sent = _upload(client, csrf, "export.csv", "rep_id,account_id\nX-1,A-1\n")
+        page = client.get(sent.headers["location"]).text
+        error = re.search(r'<p class="sp-error">(.*?)</p>', page, re.S)
+        assert error is not None and "its columns fit" in error.group(1)
+        assert "reps" in error.group(1) and "accounts" in error.group(1)
+
+
 @pytest.mark.parametrize(
     ("data", "named"),
     [

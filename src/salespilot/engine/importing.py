@@ -23,6 +23,7 @@ from salespilot.ingest.mapping import (
     load_mapping,
     mapping_from_data,
     resolve,
+    table_candidates,
 )
 from salespilot.ingest.readers import ReadOptions, open_source
 from salespilot.model import TABLES
@@ -139,6 +140,7 @@ def inspect_file(path: str | Path, table: str | None = None) -> dict[str, Any]:
     source = open_source(file, ReadOptions())
     chosen = _choose_table(table, None, file, source.columns) if table is not None else None
     chosen = chosen or guess_table(file.name, source.columns)
+    candidates = [name for name, _ in table_candidates(source.columns)]
     automatic = {}
     if chosen is not None:
         specs = automatic_specs(TABLES[chosen], source.columns)
@@ -148,6 +150,7 @@ def inspect_file(path: str | Path, table: str | None = None) -> dict[str, Any]:
         "format": source.format,
         "columns": source.columns,
         "table": chosen,
+        "candidates": candidates,  # the tables whose id column it has, best fit first
         "automatic": automatic,
     }
 
@@ -161,21 +164,33 @@ def preview_file(
 ) -> dict[str, Any]:
     """What importing ``path`` would do, without writing: the table chosen, each canonical column
     and the source column it comes from, the ignored columns, the first ``rows`` rows as they would
-    land (typed, in the canonical columns) and the problems found in the first batch."""
+    land (typed, in the canonical columns) and, in the first batch, the problems (the rows the import
+    would reject, keys given twice included) and the warnings (references the store does not hold)."""
     prep = _prepare(store, path, table, mapping)
     first = next(iter(prep.source.batches()), None)
     landed: list[dict[str, Any]] = []
     problems: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
     read = 0
     if first is not None:
         read = first.table.num_rows
         converted = prep.converter.convert(first)
-        good = converted.rows.select([c for c in prep.converter.output_columns if c in converted.rows.column_names])
-        landed = good.slice(0, rows).to_pylist()
+        shown = [c for c in prep.converter.output_columns if c in converted.rows.column_names]
+        # what the load would reject (a key given twice) and warn about (an unknown owner, account...),
+        # read on the columns that tell (a batch is up to 262,144 rows)
+        canonical = prep.canonical
+        telling = [*canonical.key, *(c.name for c in canonical.columns if c.references), "_row"]
+        checked = converted.rows.select([c for c in dict.fromkeys(telling) if c in converted.rows.column_names])
+        twice, warnings = store_loader.preview_checks(store, canonical, checked.to_pylist())
+        repeated = {p["row"] for p in twice}
+        head = converted.rows.slice(0, rows + len(repeated)).to_pylist()
+        landed = [{c: r.get(c) for c in shown} for r in head if r["_row"] not in repeated][:rows]
         problems = [
             {"row": p["row"], "column": p["column"], "value": p["value"], "reason": p["reason"]}
-            for p in converted.problems.slice(0, rows).to_pylist()
+            for p in converted.problems.to_pylist()
         ]
+        problems = sorted(problems + twice, key=lambda p: p["row"])[:rows]
+        warnings = warnings[:rows]
     problems += [{"row": i.row, "column": None, "value": i.text, "reason": i.reason} for i in prep.source.issues[:rows]]
     return {
         "file": prep.file.name,
@@ -187,6 +202,7 @@ def preview_file(
         "rows_read": read,
         "rows": landed,
         "problems": problems,
+        "warnings": warnings,  # each unknown reference: column, value, rows, first row, reason
     }
 
 
@@ -333,10 +349,19 @@ def _choose_table(table: str | None, mapping: Mapping | None, file: Path, column
     chosen = table or (mapping.table if mapping is not None else None) or guess_table(file.name, columns)
     if chosen is None:
         raise ParameterError(
-            f"Cannot tell which table {file} is for (its name and columns do not say). Pass --table, one of: "
+            f"Cannot tell which table {file} is for ({why_no_table(columns)}). Pass --table, one of: "
             f"{', '.join(TABLES)}, or a mapping file with 'table:'."
         )
     return chosen
+
+
+def why_no_table(columns: list[str]) -> str:
+    """Why the file's name and columns do not say its table."""
+    ranked = table_candidates(columns)
+    if not ranked:
+        return "its name names no table and it has none of the tables' id columns (lead_id, opportunity_id...)"
+    tied = [name for name, n in ranked if n == ranked[0][1]]
+    return f"its name names no table and its columns fit {' and '.join(tied)} as well"
 
 
 def _sha256(path: Path) -> str:

@@ -250,19 +250,29 @@ def _text(value: Any) -> str:
 
 
 def guess_table(file_name: str, source_columns: list[str]) -> str | None:
-    """The table a file is for, from its name ('Leads_2017.csv') or its key column."""
+    """The table a file is for, from its name ('Leads_2017.csv'), else from its columns."""
     stem = re.sub(r"[\s\-.]+", "_", Path(file_name).stem.strip().lower())
     for name in TABLES:
         singular = name[:-1] if name.endswith("s") else name
         if re.fullmatch(rf"(?:{name}|{singular})(?:[_\d].*)?", stem):
             return name
-    present = {normalize_name(c) for c in source_columns}
-    candidates = [t.name for t in TABLES.values() if not t.natural_key and normalize_name(t.key[0]) in present]
-    if len(candidates) == 1:
-        return candidates[0]
-    if "opportunities" in candidates and "stage" in present:
-        return "opportunities"
+    ranked = table_candidates(source_columns)
+    if len(ranked) == 1 or (len(ranked) > 1 and ranked[0][1] > ranked[1][1]):
+        return ranked[0][0]
     return None
+
+
+def table_candidates(source_columns: list[str]) -> list[tuple[str, int]]:
+    """The tables whose id column the file has (``lead_id``: leads), with how many of the file's
+    columns each table has, best first: a leads export also carries ``account_id``, but most of
+    its columns are the leads table's."""
+    present = {normalize_name(c) for c in source_columns}
+    found = [
+        (t.name, sum(1 for c in t.column_names if normalize_name(c) in present))
+        for t in TABLES.values()
+        if not t.natural_key and normalize_name(t.key[0]) in present
+    ]
+    return sorted(found, key=lambda item: -item[1])
 
 
 def automatic_specs(table: Table, source_columns: list[str]) -> dict[str, ColumnSpec]:

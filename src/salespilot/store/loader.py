@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
 from salespilot.model import TABLES, ColumnType, Table
 from salespilot.store.connection import Store, quote_ident
+
+Row = dict[str, Any]
 
 _SQL_TYPES = {
     ColumnType.STRING: "VARCHAR",
@@ -80,6 +83,11 @@ class Loader:
             _eq(f"s.{quote_ident(k)}" if k in self.columns else "NULL", f"t.{quote_ident(k)}", t) for k in t.key
         )
         keys = ", ".join(f"s.{quote_ident(k)}" for k in t.key if k in self.columns)
+        key_text = (
+            "concat_ws(', ', "
+            + ", ".join(f"CAST(s.{quote_ident(k)} AS VARCHAR)" for k in t.key if k in self.columns)
+            + ")"
+        )
 
         # 1. duplicate keys inside the file: the first row wins, the others are rejected.
         has_duplicates = s.scalar(
@@ -88,8 +96,10 @@ class Loader:
         if has_duplicates:
             s.execute(
                 f"""INSERT INTO {PROBLEMS}
-                SELECT d._row, ?, NULL, 'duplicate key (' || ? || ') already given at row ' || CAST(d._first AS VARCHAR)
-                FROM (SELECT s._row, min(s._row) OVER (PARTITION BY {keys}) AS _first FROM {STAGE} s) d
+                SELECT d._row, ?, d._key,
+                    'duplicate key (' || ? || ') already given at row ' || CAST(d._first AS VARCHAR)
+                FROM (SELECT s._row, min(s._row) OVER (PARTITION BY {keys}) AS _first, {key_text} AS _key
+                      FROM {STAGE} s) d
                 WHERE d._row <> d._first""",
                 [", ".join(t.key), ", ".join(t.key)],
             )
@@ -278,6 +288,69 @@ def record_import(
 
 def next_import_id(store: Store) -> int:
     return int(store.scalar("SELECT coalesce(max(import_id), 0) + 1 FROM imports"))
+
+
+def preview_checks(store: Store, table: Table, rows: list[dict[str, Any]]) -> tuple[list[Row], list[Row]]:
+    """What ``finish`` would reject and warn about in ``rows`` (a file's first rows, converted,
+    with their ``_row``), read-only: the rows repeating a key given above them (rejected, the first
+    one wins) and each value referring to a row the store does not hold (a warning, the row is
+    loaded anyway). The same reasons as an import's, so a preview tells what the import will."""
+    rejects: list[Row] = []
+    first: dict[tuple[Any, ...], int] = {}
+    kept = []
+    for row in rows:
+        key = tuple(row.get(k) for k in table.key)
+        if key in first:
+            rejects.append(
+                {
+                    "row": row["_row"],
+                    "column": ", ".join(table.key),
+                    "value": ", ".join(str(v) for v in key if v is not None),
+                    "reason": f"duplicate key ({', '.join(table.key)}) already given at row {first[key]}",
+                }
+            )
+        else:
+            first[key] = row["_row"]
+            kept.append(row)
+    warnings: list[Row] = []
+    for column in table.columns:
+        if column.references is None:
+            continue
+        ref_table, ref_col = column.references.split(".")
+        where: dict[Any, list[int]] = {}  # each value and the rows giving it
+        for r in kept:
+            if r.get(column.name) is not None:
+                where.setdefault(r[column.name], []).append(r["_row"])
+        if ref_table == table.name:  # a rep's manager given in the same file
+            for r in kept:
+                where.pop(r.get(ref_col), None)
+        known: set[Any] = set()
+        listed = sorted(where, key=str)
+        ref = quote_ident(ref_col)
+        for start in range(0, len(listed), 500):  # bound the number of parameters of one query
+            chunk = listed[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            known |= {
+                v
+                for (v,) in store.fetchall(
+                    f"SELECT {ref} FROM {quote_ident(ref_table)} WHERE {ref} IN ({marks})",
+                    chunk,
+                )
+            }
+        for value in listed:
+            if value in known:
+                continue
+            hits = where[value]
+            warnings.append(
+                {
+                    "row": min(hits),
+                    "column": column.name,
+                    "value": str(value),
+                    "rows": len(hits),
+                    "reason": f"{column.name}: unknown {ref_table}.{ref_col} (row loaded anyway)",
+                }
+            )
+    return rejects, sorted(warnings, key=lambda w: w["row"])
 
 
 def _eq(left: str, right: str, table: Table) -> str:

@@ -47,8 +47,12 @@ TEXT = {
         "im_required": "required",
         "im_refresh": "Preview with this mapping",
         "im_choose": "Choose the table this file is for.",
+        "im_choose_tied": "Its name names no table, and its columns fit {tables} as well.",
+        "im_choose_none": "Its name names no table, and it has none of the tables' id columns "
+        "(lead_id, opportunity_id…).",
         "im_preview": "Preview: the first rows as they will land",
-        "im_read": "{n} rows read in the first batch; {p} problems.",
+        "im_read": "{n} rows read in the first batch; {p} problems; {w} warnings.",
+        "im_warned": "Warnings (rows loaded anyway)",
         "im_problems": "Problems (rows that will be rejected)",
         "im_row": "Row",
         "im_column": "Column",
@@ -90,8 +94,12 @@ TEXT = {
         "im_required": "obligatoire",
         "im_refresh": "Prévisualiser avec ce mappage",
         "im_choose": "Choisissez la table à laquelle ce fichier est destiné.",
+        "im_choose_tied": "Son nom ne désigne aucune table, et ses colonnes conviennent aussi bien à {tables}.",
+        "im_choose_none": "Son nom ne désigne aucune table, et il n'a la colonne d'identifiant d'aucune table "
+        "(lead_id, opportunity_id…).",
         "im_preview": "Aperçu : les premières lignes telles qu'elles seront chargées",
-        "im_read": "{n} lignes lues dans le premier lot ; {p} problèmes.",
+        "im_read": "{n} lignes lues dans le premier lot ; {p} problèmes ; {w} avertissements.",
+        "im_warned": "Avertissements (lignes chargées quand même)",
         "im_problems": "Problèmes (lignes qui seront rejetées)",
         "im_row": "Ligne",
         "im_column": "Colonne",
@@ -227,7 +235,9 @@ def _step(q: PageQuery, uploads: Uploads, upload: Upload, tables: list[Table]) -
     )
     head = f'<section class="sp-section" id="mapping"><h2>{html.escape(t["im_mapping"].format(file=upload.name))}</h2>'
     if table is None:
-        problem = t["im_choose"]
+        tied = info["candidates"]
+        why = t["im_choose_tied"].format(tables=", ".join(tied)) if tied else t["im_choose_none"]
+        problem = f"{t['im_choose']} {why}"
     if not problem:
         try:
             with q.ctx.writer(q.viewer.user, "import files") as ws, uploads.named(upload):
@@ -255,7 +265,19 @@ def _step(q: PageQuery, uploads: Uploads, upload: Upload, tables: list[Table]) -
         ],
         [{**r, "reason": reasons.text(r.get("reason"), q.lang)} for r in preview["problems"]],
     )
-    tables += [preview_table, problems]
+    warned = Table(
+        "warnings",
+        t["im_warned"],
+        [
+            Column("column", t["im_column"]),
+            Column("value", t["im_value"]),
+            Column("reason", t["im_reason"]),
+            Column("rows", t["im_rows_n"], "count"),
+            Column("row", t["im_first_row"]),
+        ],
+        [{**w, "reason": reasons.text(w.get("reason"), q.lang)} for w in preview["warnings"]],
+    )
+    tables += [preview_table, problems, warned]
     hidden = "".join(
         f'<input type="hidden" name="col.{html.escape(k)}" value="{html.escape(v)}">'
         for k, v in (mapping["columns"] if mapping else {}).items()
@@ -268,7 +290,7 @@ def _step(q: PageQuery, uploads: Uploads, upload: Upload, tables: list[Table]) -
         f'<input type="hidden" name="table" value="{html.escape(table)}">'
         f"{hidden}<button>{html.escape(t['im_confirm'].format(table=table))}</button></form>"
     )
-    read = t["im_read"].format(n=preview["rows_read"], p=len(preview["problems"]))
+    read = t["im_read"].format(n=preview["rows_read"], p=len(preview["problems"]), w=len(preview["warnings"]))
     ignored = (
         f'<p class="sp-note">{html.escape(t["im_ignored"].format(cols=", ".join(preview["ignored_columns"])))}</p>'
         if preview["ignored_columns"]
@@ -279,6 +301,7 @@ def _step(q: PageQuery, uploads: Uploads, upload: Upload, tables: list[Table]) -
         f'<p class="sp-note" id="preview-summary">{html.escape(read)}</p>{ignored}'
         + to_html(preview_table, q.lang, q.currency)
         + to_html(problems, q.lang, q.currency)
+        + (to_html(warned, q.lang, q.currency) if preview["warnings"] else "")
         + f'<div class="sp-actions">{confirm}{cancel}</div>'
     )
 
