@@ -179,3 +179,33 @@ def test_csv_export_is_scoped_and_formula_safe(server: dict[str, Any]) -> None:
     assert {r["opportunity_id"] for r in rows} == server["own_ids"]
     reasons = [r["loss_reason"] for r in rows if "HYPERLINK" in r["loss_reason"]]
     assert reasons == ["'" + HOSTILE]
+
+
+def test_the_login_page_speaks_the_browsers_language(server: dict[str, Any]) -> None:
+    french = httpx.get(server["url"] + "/login", headers={"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.8"}).text
+    assert 'lang="fr"' in french and "Mot de passe" in french and "Se connecter" in french
+    assert '<a href="/login?lang=en"' in french  # the way to the other language
+    english = httpx.get(server["url"] + "/login", headers={"Accept-Language": "de-DE,en;q=0.5,fr;q=0.4"}).text
+    assert 'lang="en"' in english and "Password" in english
+    assert "Mot de passe" in httpx.get(server["url"] + "/login", params={"lang": "fr"}).text
+    # a failed sign-in answers in the form's language, with the form again
+    wrong = httpx.post(
+        server["url"] + "/login", data={"email": "nobody@example.com", "password": "not it at all", "lang": "fr"}
+    )
+    assert wrong.status_code == 401
+    assert "E-mail ou mot de passe incorrect." in wrong.text and 'name="password"' in wrong.text
+
+
+def test_an_unknown_address_is_a_page_for_a_browser_and_json_for_the_api(server: dict[str, Any]) -> None:
+    anonymous = httpx.get(server["url"] + "/nope", headers={"Accept-Language": "fr"})
+    assert anonymous.status_code == 404 and anonymous.headers["content-type"].startswith("text/html")
+    assert "Il n'y a pas de page à l'adresse /nope." in anonymous.text.replace("&#x27;", "'")
+    assert 'class="sp-nav"' not in anonymous.text  # nobody signed in: no navigation
+    signed = _get(server, "/nope")
+    assert signed.status_code == 404 and 'class="sp-nav"' in signed.text and 'href="/funnel"' in signed.text
+    assert "There is no page at /nope." in signed.text
+    api = _get(server, "/api/v1/nope")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "NotFound"
+    # an input error on a page: the page frame too, with the user's navigation
+    bad = _get(server, "/funnel", grain="decade")
+    assert bad.status_code == 400 and 'class="sp-nav"' in bad.text and "grain" in bad.text

@@ -103,13 +103,7 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
         code = type(exc).__name__
         message = str(exc) if status < 500 or isinstance(exc, StoreError) else "Internal error; see the server log."
         if request.method == "GET" and not request.url.path.startswith(("/api/", "/export/")) and status < 500:
-            lang = _language(ctx, request)
-            t = layout.texts(lang)
-            body = (
-                f'<main class="sp-main"><h1>{_escape(t["error_title"])}</h1><p class="sp-error">{_escape(message)}</p>'
-                f'<a href="/">← {_escape(t["back"])}</a></main>'
-            )
-            return HTMLResponse(layout.document("SalesPilot", body, lang), status_code=status, headers=extra)
+            return _error_page(ctx, pages, request, status, lambda t: message, extra)
         return error_response(status, code, message, extra)
 
     @app.exception_handler(RequestValidationError)
@@ -120,6 +114,9 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")  # named as ours are
+        path = request.url.path
+        if exc.status_code == 404 and request.method == "GET" and not path.startswith(("/api/", "/export/")):
+            return _error_page(ctx, pages, request, 404, lambda t: t["not_found"].format(path=path))
         return error_response(exc.status_code, code, str(exc.detail))
 
     api.routes(app, ctx)
@@ -133,12 +130,38 @@ def create_app(db: str, *, secure_cookies: bool = True, upload_limit_mb: int = 5
 
 
 def _language(ctx: Context, request: Request) -> str:
-    """The language of the signed-in user, else English (an error page before sign-in)."""
+    """The language of the signed-in user, else the one asked (``?lang=``, the browser's)."""
     try:
         user, _ = ctx.current(request)
     except SalesPilotError:
-        return "en"
+        return layout.asked_language(request.query_params, request.headers.get("accept-language", ""))
     return user.language if user.language in layout.LANGUAGES else "en"
+
+
+def _error_page(
+    ctx: Context,
+    pages: list[Page],
+    request: Request,
+    status: int,
+    message: Callable[[dict[str, str]], str],
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """An error as a page in the user's language, with the navigation bar when they are signed in."""
+    try:
+        viewer: Viewer | None = ctx.viewer(request)
+    except SalesPilotError:
+        viewer = None
+    lang = viewer.lang if viewer is not None else _language(ctx, request)
+    t = layout.texts(lang)
+    top = ""
+    if viewer is not None:
+        links = [(p.path, p.title.get(lang, p.title["en"])) for p in pages if p.nav and _visible(p, viewer)]
+        top = layout.nav(t, viewer.csrf, links, request.url.path, lang)
+    body = (
+        f'{top}<main class="sp-main"><h1>{_escape(t["error_title"])}</h1>'
+        f'<p class="sp-error">{_escape(message(t))}</p><a href="/">← {_escape(t["back"])}</a></main>'
+    )
+    return HTMLResponse(layout.document("SalesPilot", body, lang), status_code=status, headers=headers)
 
 
 def _escape(text: str) -> str:
@@ -222,33 +245,29 @@ def _auth_routes(app: FastAPI, ctx: Context) -> None:
         return Response(layout.stylesheet(), media_type="text/css")
 
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login_page(error: str | None = None) -> str:
-        t = layout.TEXT["en"]
-        note = f'<p class="sp-error">{_escape(error)}</p>' if error else ""
-        body = (
-            f'<form method="post" action="/login" class="sp-login"><h1>SalesPilot</h1>{note}'
-            f'<label>{t["email"]} <input name="email" type="email" required autocomplete="username"></label>'
-            f'<label>{t["password"]} <input name="password" type="password" required '
-            f'autocomplete="current-password"></label><button>{t["signin"]}</button></form>'
-        )
-        return layout.document("SalesPilot", body, "en")
+    def login_page(request: Request) -> str:
+        lang = layout.asked_language(request.query_params, request.headers.get("accept-language", ""))
+        return layout.document("SalesPilot", layout.login_form(layout.texts(lang), lang), lang)
 
     @app.post("/login", include_in_schema=False)
-    def login(request: Request, email: str = Form(...), password: str = Form(...)) -> Response:
+    def login(request: Request, email: str = Form(...), password: str = Form(...), lang: str = Form("")) -> Response:
         client = request.client.host if request.client else "unknown"
+        lang = layout.asked_language({"lang": lang}, request.headers.get("accept-language", ""))
+        t = layout.texts(lang)
         try:
             with ctx.lock:
                 user = ctx.workspace.authenticate(email, password, client)
                 token, _csrf = ctx.workspace.new_session(user)
         except TooManyAttempts as exc:
+            wait = t["too_many"].format(m=-(-exc.retry_after // 60))
             return HTMLResponse(
-                layout.document("SalesPilot", f'<p class="sp-error">{_escape(str(exc))}</p>', "en"),
+                layout.document("SalesPilot", layout.login_form(t, lang, wait), lang),
                 status_code=429,
                 headers={"Retry-After": str(exc.retry_after)},
             )
         except AccessError as exc:
-            body = f'<p class="sp-error">{_escape(str(exc))}</p><a href="/login">←</a>'
-            return HTMLResponse(layout.document("SalesPilot", body, "en"), status_code=401)
+            note = t["bad_login"] if isinstance(exc, NotAuthenticated) else str(exc)
+            return HTMLResponse(layout.document("SalesPilot", layout.login_form(t, lang, note), lang), status_code=401)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             SESSION_COOKIE, token, httponly=True, secure=ctx.secure_cookies, samesite="lax", max_age=12 * 3600

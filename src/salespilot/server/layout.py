@@ -33,6 +33,9 @@ TEXT = {
         "rows": "Rows behind",
         "empty": "No data for these filters.",
         "error_title": "This page cannot be shown",
+        "not_found": "There is no page at {path}.",
+        "bad_login": "Wrong e-mail or password.",
+        "too_many": "Too many failed sign-ins: try again in {m} min.",
         "back": "Back to the overview",
         "language": "Language",
         "definition": "Definition",
@@ -69,6 +72,9 @@ TEXT = {
         "rows": "Lignes sous-jacentes",
         "empty": "Aucune donnée pour ces filtres.",
         "error_title": "Cette page ne peut pas être affichée",
+        "not_found": "Il n'y a pas de page à l'adresse {path}.",
+        "bad_login": "E-mail ou mot de passe incorrect.",
+        "too_many": "Trop de connexions échouées : réessayez dans {m} min.",
         "back": "Retour à la vue d'ensemble",
         "language": "Langue",
         "definition": "Définition",
@@ -101,6 +107,40 @@ def texts(lang: str, *extra: dict[str, dict[str, str]]) -> dict[str, str]:
     for more in extra:
         merged.update(more.get(lang, more.get("en", {})))
     return merged
+
+
+def asked_language(query: Mapping[str, str], accept: str) -> str:
+    """The language of someone not signed in: ``?lang=``, else the browser's Accept-Language
+    (``fr-FR,fr;q=0.9,en;q=0.8``: the first of ours by preference), else English."""
+    if query.get("lang") in LANGUAGES:
+        return str(query["lang"])
+    ranked = []
+    for i, part in enumerate(accept.split(",")):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        ranked.append((-weight, i, tag.strip().lower().split("-")[0]))
+    return next((code for _, _, code in sorted(ranked) if code in LANGUAGES), "en")
+
+
+def login_form(t: dict[str, str], lang: str, note: str = "") -> str:
+    """The sign-in form in ``lang``, with a link to the other language and ``note`` (an error)."""
+    other = "fr" if lang == "en" else "en"
+    words = {"en": "English", "fr": "Français"}
+    shown = f'<p class="sp-error" role="alert">{html.escape(note)}</p>' if note else ""
+    return (
+        f'<form method="post" action="/login" class="sp-login"><h1>SalesPilot</h1>{shown}'
+        f'<input type="hidden" name="lang" value="{lang}">'
+        f'<label>{t["email"]} <input name="email" type="email" required autocomplete="username"></label>'
+        f'<label>{t["password"]} <input name="password" type="password" required '
+        f'autocomplete="current-password"></label><button>{t["signin"]}</button>'
+        f'<p class="sp-note"><a href="/login?lang={other}" hreflang="{other}" lang="{other}">{words[other]}</a></p>'
+        "</form>"
+    )
 
 
 def nav(t: dict[str, str], csrf: str | None, links: Sequence[tuple[str, str]], here: str, lang: str) -> str:
