@@ -237,3 +237,19 @@ def test_a_kpi_rows_period_in_words() -> None:
     assert formats.period_label("2026-Q2", dt.date(2026, 4, 1), "quarter", "en") == "Q2 2026"
     assert formats.period_label("FY2027-Q1", "2026-04-01", "quarter", "fr") == "FY2027-Q1"  # a fiscal label stays
     assert formats.period_label("2026-06", None, "month", "fr") == "2026-06"
+
+
+@pytest.mark.parametrize(
+    ("label", "en", "fr"),
+    [
+        ("2026-06", "Jun 2026", "juin 2026"),
+        ("2026-Q2", "Q2 2026", "T2 2026"),
+        ("2026-W10", "W10 2026", "S10 2026"),
+        ("2026", "2026", "2026"),
+        ("FY2026-Q1", "FY2026-Q1", "FY2026-Q1"),  # fiscal: the engine's label
+        ("2026-13", "2026-13", "2026-13"),  # not a period: as it is
+        ("all", "all", "all"),
+    ],
+)
+def test_a_period_label_in_words(label: str, en: str, fr: str) -> None:
+    assert (formats.label_words(label, "en"), formats.label_words(label, "fr")) == (en, fr)

@@ -68,3 +68,33 @@ def test_cell_text_units() -> None:
     assert cell_text(12.0, "days", "en", "EUR") == "12 days"
     assert cell_text(dt.date(2026, 1, 31), "date", "fr", "EUR") == "31 janv. 2026"
     assert cell_text("x", "text", "en", "EUR") == "x"
+
+
+def test_codes_and_periods_in_words_on_the_page_as_codes_in_the_api_and_exports() -> None:
+    from salespilot.server import words
+
+    table = Table(
+        "deals",
+        "Deals",
+        [
+            Column("period", "Period", "period"),
+            Column("category", "Category", words=words.of("forecast_category", "fr")),
+        ],
+        [{"period": "2026-06", "category": "best_case"}, {"period": "FY2026-Q1", "category": "house_special"}],
+    )
+    page = to_html(table, "fr", "EUR")
+    assert '<td class="sp-u-period" data-value="2026-06">juin 2026</td>' in page
+    assert ">meilleur cas</td>" in page and ">house_special</td>" in page  # unknown code: as it is
+    assert ">FY2026-Q1</td>" in page  # a fiscal label stays the engine's
+    assert table.as_dict()["items"][0] == {"period": "2026-06", "category": "best_case"}
+    rows = list(csv.reader(io.StringIO(to_csv(table).decode("utf-8-sig"))))
+    assert rows[1] == ["2026-06", "best_case"]
+
+
+def test_a_cut_table_says_how_many_rows_are_not_shown_and_where_they_are() -> None:
+    rows = [{"n": i} for i in range(250)]
+    every = to_html(Table("t", "T", [Column("n", "N", "count")], rows), "fr", "EUR")
+    assert "50 lignes de plus : les exports CSV et XLSX les contiennent toutes." in every
+    loaded = to_html(Table("t", "T", [Column("n", "N", "count")], rows, total=1274), "en", "EUR")
+    assert "1,074 more rows; the exports hold the first 250." in loaded
+    assert "sp-more" not in to_html(Table("t", "T", [Column("n", "N")], rows[:3]), "en", "EUR")

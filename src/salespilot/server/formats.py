@@ -25,6 +25,7 @@ import datetime as dt
 import decimal
 import functools
 import math
+import re
 from typing import Final
 
 from babel import Locale
@@ -233,6 +234,38 @@ def day(value: dt.date | str) -> dt.date:
 def colon(lang: str) -> str:
     """The colon between a label and its value: French sets a space before it."""
     return " : " if lang == "fr" else ": "
+
+
+_LABELS = (
+    (re.compile(r"^(\d{4})-(\d{2})$"), "month"),
+    (re.compile(r"^(\d{4})-Q([1-4])$"), "quarter"),
+    (re.compile(r"^(\d{4})-W(\d{2})$"), "week"),
+    (re.compile(r"^(\d{4})$"), "year"),
+)
+
+
+def label_words(label: str, lang: str) -> str:
+    """A period label of the engine in words: ``2026-06`` is ``Jun 2026`` / ``juin 2026``,
+    ``2026-Q2`` ``Q2 2026`` / ``T2 2026``, ``2026-W10`` ``W10 2026`` / ``S10 2026``; a fiscal
+    label (``FY2026-Q1``) or any other text stays as it is."""
+    for pattern, grain in _LABELS:
+        found = pattern.match(label)
+        if found is None:
+            continue
+        year = int(found.group(1))
+        try:
+            if grain == "month":
+                start = dt.date(year, int(found.group(2)), 1)
+            elif grain == "quarter":
+                start = dt.date(year, 3 * int(found.group(2)) - 2, 1)
+            elif grain == "week":
+                start = dt.date.fromisocalendar(year, int(found.group(2)), 1)
+            else:
+                start = dt.date(year, 1, 1)
+        except ValueError:
+            return label
+        return period(start, grain, lang)
+    return label
 
 
 def period_label(label: str, start: dt.date | str | None, grain: str, lang: str) -> str:

@@ -15,16 +15,26 @@ import csv
 import datetime as dt
 import html
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from salespilot.safe_csv import safe_cell
 from salespilot.server import flags, formats
 
-UNITS = ("text", "count", "currency", "rate", "ratio", "days", "date", "number", "flags")
+UNITS = ("text", "count", "currency", "rate", "ratio", "days", "date", "number", "flags", "period")
 # "flags": a list of flag codes; the API returns the list, the page its words (server/flags.py),
-# an export the codes joined by "; ".
+# an export the codes joined by "; ". "period": a period label (2026-06, 2026-Q2); the page shows
+# it in words (juin 2026, T2 2026), the API and exports keep the label.
+
+
+MORE = {
+    "en": ("{n} more rows: the CSV and XLSX exports hold them all.", "{n} more rows; the exports hold the first {m}."),
+    "fr": (
+        "{n} lignes de plus : les exports CSV et XLSX les contiennent toutes.",
+        "{n} lignes de plus ; les exports contiennent les {m} premières.",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,8 @@ class Column:
     key: str
     label: str
     unit: str = "text"
+    # codes -> the user's words for the page (server/words.py); the API and exports keep the codes
+    words: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -63,11 +75,15 @@ def plain(value: Any) -> Any:
     return value
 
 
-def cell_text(value: Any, unit: str, lang: str, currency: str) -> str:
+def cell_text(value: Any, unit: str, lang: str, currency: str, words: Mapping[str, str] | None = None) -> str:
     if unit == "flags":
         return flags.text(_codes(value), lang)
     if value is None or (isinstance(value, float) and value != value):
         return "–"
+    if words is not None and isinstance(value, str):
+        return words.get(value, value)
+    if unit == "period" and isinstance(value, str):
+        return formats.label_words(value, lang)
     if unit == "date" and isinstance(value, dt.date):
         return formats.date(value, lang)
     if unit == "number" and isinstance(value, int | float):
@@ -96,7 +112,7 @@ def to_html(
             value = row.get(c.key)
             shown = _export(value, c.unit)
             raw = "" if shown is None else html.escape(str(plain(shown)))
-            text = html.escape(cell_text(value, c.unit, lang, currency))
+            text = html.escape(cell_text(value, c.unit, lang, currency, c.words))
             cells.append(f'<td class="sp-u-{c.unit}" data-value="{raw}">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     links = ""
@@ -107,7 +123,7 @@ def to_html(
             f'<a href="{html.escape(export + ".xlsx" + suffix)}">XLSX</a></p>'
         )
     shown = len(table.rows)
-    more = f'<p class="sp-more">{shown - limit} …</p>' if shown > limit else ""
+    more = _more(shown, limit, table.total, lang)
     grid = (
         f'<div class="sp-scroll"><table class="sp-table" data-table="{html.escape(table.name)}"><thead><tr>{head}'
         f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>{more}"
@@ -116,6 +132,18 @@ def to_html(
         grid = f'<details class="sp-fold"><summary>{html.escape(folded)}</summary>{grid}</details>'
     heading = f"<h2>{html.escape(table.title)}</h2>"
     return f'<section class="sp-section" id="{html.escape(table.name)}">{heading}{links}{grid}</section>'
+
+
+def _more(shown: int, limit: int, total: int | None, lang: str) -> str:
+    """The line under a table cut for the page: how many rows are not shown, and where they are."""
+    whole = shown if total is None else max(total, shown)
+    hidden = whole - min(shown, limit)
+    if hidden <= 0:
+        return ""
+    every, first = MORE[lang if lang in MORE else "en"]
+    n = formats.number(hidden, lang)
+    text = every.format(n=n) if whole == shown else first.format(n=n, m=formats.number(shown, lang))
+    return f'<p class="sp-more">{html.escape(text)}</p>'
 
 
 def _codes(value: Any) -> list[str]:

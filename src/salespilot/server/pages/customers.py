@@ -188,7 +188,7 @@ def _retention(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: di
         "retention",
         t["retention"],
         [
-            Column("period", t["period"]),
+            Column("period", t["period"], "period"),
             Column("renewal_rate", cat["renewal_rate"].label(lang), "rate"),
             Column("renewed", t["renewed"], "count"),
             Column("ending", t["ending"], "count"),
@@ -222,7 +222,7 @@ def _retention(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: di
                 "flags": _flags(*kpis.values()),
             }
         )
-    labels = [str(r["period"]) for r in table.rows]
+    labels = [formats.label_words(str(r["period"]), lang) for r in table.rows]
 
     def series(*names: str) -> dict[str, list[float | None]]:
         return {cat[n].label(lang): [r[n] for r in table.rows] for n in names if n not in skipped}
@@ -344,7 +344,7 @@ def _acquisition(
         "cac",
         t["cac"],
         [
-            Column("period", t["period"]),
+            Column("period", t["period"], "period"),
             Column("costs", t["costs"], "currency"),
             Column("new_customers", t["new_customers"], "count"),
             Column("cac", cat[CAC].label(lang), "currency"),
@@ -410,7 +410,7 @@ def _acquisition(
         body += f'<p class="sp-note sp-costs-note" id="costs-note">{html.escape(costs_note)}</p>'
     else:
         money = partial(formats.money, lang=lang, currency=q.currency)
-        labels = [r["period"] for r in cac.rows]
+        labels = [formats.label_words(str(r["period"]), lang) for r in cac.rows]
         if labels and CAC not in skipped:
             body += f"<h2>{html.escape(cat[CAC].label(lang))}</h2>" + charts.line(
                 labels, {cat[CAC].label(lang): [r["cac"] for r in cac.rows]}, cat[CAC].label(lang), money

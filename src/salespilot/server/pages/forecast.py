@@ -260,7 +260,7 @@ def _track(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
     if not periods:
         return f'<section class="sp-section" id="track"><h2>{t["track"]}</h2><p>{t["no_track"]}</p></section>', [], {}
     chart = charts.ranges(
-        [str(p["period"]) for p in periods],
+        [formats.label_words(str(p["period"]), q.lang) for p in periods],
         [p["p10"] for p in periods],
         [p["actual"] for p in periods],
         [p["p90"] for p in periods],
@@ -271,7 +271,7 @@ def _track(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
         "periods",
         t["periods"],
         [
-            Column("period", t["period"]),
+            Column("period", t["period"], "period"),
             Column("as_of", t["as_of"], "date"),
             Column("forecast", t["forecast"], "currency"),
             Column("p10", "P10", "currency"),

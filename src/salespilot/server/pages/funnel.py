@@ -72,7 +72,7 @@ def build(q: PageQuery) -> View:
         "steps",
         t["steps"],
         [
-            Column("period", t["period"]),
+            Column("period", t["period"], "period"),
             Column("step", t["step"]),
             Column("next_step", t["next"]),
             Column("volume", t["volume"], "count"),

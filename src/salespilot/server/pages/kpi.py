@@ -103,7 +103,7 @@ def build(q: PageQuery) -> View:
         "series",
         t["series"],
         [
-            Column("period", t["period"]),
+            Column("period", t["period"], "period"),
             *([Column("periods_since", t["periods_since"], "number")] if cohorts else []),
             Column("value", t["value"], unit),
             Column("numerator", t["numerator"], "number"),
@@ -125,11 +125,11 @@ def build(q: PageQuery) -> View:
     columns = [Column(k, k, "number" if isinstance(found[0][k], float) else "text") for k in found[0]] if found else []
     rows_table = Table("rows", t["rows"], columns, found, total=behind.get("total"))
     if cohorts:
-        chart = _cohort_chart(series, kpi.label(lang), lambda v: formats.value(v, unit, lang, q.currency), t)
+        chart = _cohort_chart(series, kpi.label(lang), lambda v: formats.value(v, unit, lang, q.currency), t, lang)
     else:
         targets = [r.get("target") for r in series]
         chart = charts.line(
-            [str(r["period"]) for r in series],
+            [formats.label_words(str(r["period"]), lang) for r in series],
             {kpi.label(lang): [r.get("value") for r in series]},
             kpi.label(lang),
             lambda v: formats.value(v, unit, lang, q.currency),
@@ -165,14 +165,16 @@ def build(q: PageQuery) -> View:
     return View(content, tables, {"kpi": name, "rows_of": behind.get("rows_of"), "grain": grain})
 
 
-def _cohort_chart(series: list[dict[str, Any]], label: str, fmt: Callable[[Any], str], t: dict[str, str]) -> str:
+def _cohort_chart(
+    series: list[dict[str, Any]], label: str, fmt: Callable[[Any], str], t: dict[str, str], lang: str
+) -> str:
     """One line per cohort (the last six) over the periods since its acquisition."""
     cohorts: dict[str, dict[int, Any]] = {}
     for r in series:
         cohorts.setdefault(str(r["period"]), {})[int(r.get("periods_since") or 0)] = r.get("value")
     shown = dict(sorted(cohorts.items())[-6:])
     ages = range(max((a for c in shown.values() for a in c), default=-1) + 1)
-    lines = {period: [values.get(a) for a in ages] for period, values in shown.items()}
+    lines = {formats.label_words(period, lang): [values.get(a) for a in ages] for period, values in shown.items()}
     return charts.line([str(a) for a in ages], lines, f"{label} · {t['periods_since']}", fmt)
 
 

@@ -165,7 +165,7 @@ def _label(t: dict[str, str], kind: str, code: str) -> str:
 
 def _loss_table(q: PageQuery, by: str, name: str, title: str, rows: list[dict[str, Any]]) -> Table:
     t = q.t
-    columns = [Column("period", t["period"])] if name == "losses" else []
+    columns = [Column("period", t["period"], "period")] if name == "losses" else []
     columns += [
         Column(by, t[f"by_{by}"].capitalize()),
         Column("lost", t["lost"], "count"),

@@ -39,7 +39,7 @@ def build(q: PageQuery) -> View:
         t["headline"],
         [
             Column("kpi", t["kpi"]),
-            Column("period", t["period"]),
+            Column("period", t["period"], "period"),
             Column("value", t["value"], "number"),
             Column("previous", t["previous"], "number"),
             Column("target", t["target"], "number"),

@@ -265,7 +265,7 @@ def _targets(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: li
         "targets",
         f"{t['st_targets']} ({len(rows)})",
         [
-            Column("period", t["period"]),
+            Column("period", t["period"], "period"),
             Column("metric", t["st_metric"]),
             Column("value", t["st_value"], "number"),
             Column("scope", t["st_scope"]),

@@ -143,7 +143,7 @@ def _measure_form(q: PageQuery, names: list[str], chosen: str) -> str:
 def _scorecards(q: PageQuery, result: dict[str, Any], names: list[str]) -> Table:
     t = q.t
     columns = [
-        Column("period", t["period"]),
+        Column("period", t["period"], "period"),
         Column("rep", t["rep"]),
         Column("name", t["name"]),
         Column("role", t["role"]),
