@@ -3,7 +3,9 @@ every language of the interface, so a French page never shows them in English.""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -44,3 +46,34 @@ def test_every_unit_and_dimension_of_the_catalogue_has_words(lang: str) -> None:
     for definition in load_catalogue().kpis.values():
         assert f"unit_{definition.unit}" in t, definition.name
         assert all(f"dim_{d}" in t for d in definition.dimensions), definition.name
+
+
+def test_every_setting_has_a_french_meaning() -> None:
+    from salespilot.server.pages.settings import MEANING_FR
+    from salespilot.settings import SETTINGS
+
+    assert set(MEANING_FR) == set(SETTINGS)
+
+
+def test_the_data_codes_show_in_the_users_words(server: dict[str, Any]) -> None:
+    """The French rep: stages, forecast categories and segments in French, reps by name, the rows
+    behind a KPI headed in French, periods in words; the API keeps the codes."""
+    from tests.server.page_helpers import get, items, page_view, sql
+
+    rep_id = sql(server, "SELECT rep_id FROM users WHERE email = 'rep@example.com'")[0]["rep_id"]
+    name = sql(server, "SELECT name FROM reps WHERE rep_id = ?", [rep_id])[0]["name"]
+    deals = items(page_view(server, "forecast", "rep"), "deals")
+    assert deals and {d["owner"] for d in deals} == {rep_id}  # the API: the ids and codes
+    assert {d["stage"] for d in deals} <= {"qualification", "discovery", "demo", "proposal", "negotiation"}
+    page = get(server, "/forecast", "rep").text
+    table = re.search(r'data-table="deals">.*?</table>', page, re.S)
+    assert table is not None and f">{name}</td>" in table.group(0) and f">{rep_id}</td>" not in table.group(0)
+    shown = set(re.findall(r'<td class="sp-u-text" data-value="(?:commit|best_case|pipeline)">([^<]+)</td>', page))
+    assert shown and shown <= {"engagé", "meilleur cas", "pipeline"}
+    stages = get(server, "/pipeline", "rep").text
+    assert ">négociation</td>" in stages or ">proposition</td>" in stages
+    rows = get(server, "/kpi/revenue", "rep").text
+    head = re.search(r'data-table="rows"><thead>(.*?)</thead>', rows, re.S)
+    assert head is not None and ">montant</th>" in head.group(1) and ">amount</th>" not in head.group(1)
+    assert "Enregistrements comptés</dt><dd>Chiffre d" in rows
+    assert re.search(r'data-value="2026-06">juin 2026</td>', rows)

@@ -62,6 +62,12 @@ def window(ws: Workspace, start: dt.date | None, end: dt.date | None, months: in
     return first, last
 
 
+def rep_names(ws: Workspace) -> dict[str, str]:
+    """Each rep the user may see, by id: their name (their id when the file gave none)."""
+    rows = ibis_backend(ws.store).table("reps").select("rep_id", "name").to_pyarrow().to_pylist()
+    return {str(r["rep_id"]): str(r["name"] or r["rep_id"]) for r in rows}
+
+
 def _roles(role: str | None) -> tuple[str, ...]:
     if role is None:
         return team_analytics.ROLES

@@ -370,6 +370,10 @@ class Workspace:
         return pipeline_engine.stuck_deals(self.store, base, percentile, by, idle_days, min_history)
 
     # -- the team (docs/team.md) ---------------------------------------------------------------
+    def rep_names(self) -> dict[str, str]:
+        """The reps this workspace shows (a user's scope: those they may see), id -> name."""
+        return team_engine.rep_names(self)
+
     def reps(
         self,
         grain: str = "month",

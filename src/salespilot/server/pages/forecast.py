@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from salespilot.errors import ParameterError
-from salespilot.server import charts, formats
+from salespilot.server import charts, formats, words
 from salespilot.server.flags import one as flag_words
 from salespilot.server.pages import Page, PageQuery, View, choice, switch
 from salespilot.server.tables import Column, Table, to_html
@@ -192,7 +192,7 @@ def _forecast(q: PageQuery, horizon: str, by: str) -> tuple[str, list[Table], di
         "categories",
         t["categories"],
         [
-            Column("category", t["category"]),
+            Column("category", t["category"], words=words.of("forecast_category", lang)),
             Column("deals", t["deals"], "count"),
             Column("value", t["value"], "currency"),
             Column("expected", t["expected"], "currency"),
@@ -219,13 +219,13 @@ def _forecast(q: PageQuery, horizon: str, by: str) -> tuple[str, list[Table], di
         t["deal_table"],
         [
             Column("opportunity_id", t["deal"]),
-            Column("owner", t["owner"]),
-            Column("stage", t["stage"]),
-            Column("segment", t["segment"]),
+            Column("owner", t["owner"], words=q.ws.rep_names()),
+            Column("stage", t["stage"], words=words.of("stage", lang)),
+            Column("segment", t["segment"], words=words.of("segment", lang)),
             Column("value", t["value"], "currency"),
             Column("probability", t["probability"], "rate"),
             Column("expected_value", t["expected_value"], "currency"),
-            Column("forecast_category", t["forecast_category"]),
+            Column("forecast_category", t["forecast_category"], words=words.of("forecast_category", lang)),
             Column("flags", t["flags"], "flags"),
         ],
         [{**d, "expected_value": d["value"] * d["probability"]} for d in result["deals"][:SHOWN_DEALS]],

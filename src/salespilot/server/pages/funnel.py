@@ -68,13 +68,14 @@ def _lever(t: dict[str, str], step: Any) -> str:
 def build(q: PageQuery) -> View:
     t, lang, f = q.t, q.lang, q.filters
     periods = q.ws.funnel(grain=f.grain, start=f.start, end=f.end)
+    step_words = {code: _step(t, code) for p in periods for s in p.steps for code in (s.step, s.next_step) if code}
     table = Table(
         "steps",
         t["steps"],
         [
             Column("period", t["period"], "period"),
-            Column("step", t["step"]),
-            Column("next_step", t["next"]),
+            Column("step", t["step"], words=step_words),
+            Column("next_step", t["next"], words=step_words),
             Column("volume", t["volume"], "count"),
             Column("rate", t["rate"], "rate"),
             Column("ci_low", t["ci_low"], "rate"),

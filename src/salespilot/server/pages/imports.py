@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from salespilot.errors import Forbidden, ParameterError, UserInputError
 from salespilot.model import TABLES
-from salespilot.server import api, notices, reasons
+from salespilot.server import api, notices, reasons, words
 from salespilot.server.context import Context
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
@@ -393,7 +393,7 @@ def build(q: PageQuery) -> View:
             Column("import_id", t["im_id"]),
             Column("table", t["im_table"]),
             Column("file", t["im_file"].split(" (")[0]),
-            Column("mapping", t["im_mapping_used"]),
+            Column("mapping", t["im_mapping_used"], words=words.of("import_mapping", q.lang)),
             Column("finished_at", t["im_when"]),
             *(Column(k, t[f"im_{k}"], "count") for k in COUNTS),
         ],

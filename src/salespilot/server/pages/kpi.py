@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from salespilot.errors import NoRowsBehind, ParameterError
-from salespilot.server import charts, formats
+from salespilot.server import charts, formats, words
 from salespilot.server.filters import GRAINS, kpi_dims
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
@@ -122,7 +122,7 @@ def build(q: PageQuery) -> View:
     except NoRowsBehind:  # a retention, a cohort: the figures without rows
         behind = {}
     found = list(behind.get("rows", []))
-    columns = [Column(k, k, "number" if isinstance(found[0][k], float) else "text") for k in found[0]] if found else []
+    columns = [_column(k, found[0][k], lang) for k in found[0]] if found else []
     rows_table = Table("rows", t["rows"], columns, found, total=behind.get("total"))
     if cohorts:
         chart = _cohort_chart(series, kpi.label(lang), lambda v: formats.value(v, unit, lang, q.currency), t, lang)
@@ -138,7 +138,7 @@ def build(q: PageQuery) -> View:
         )
     span = " – ".join(formats.date(d, lang) for d in (rows_from, rows_to) if d)
     counted = (
-        f"{html.escape(str(behind.get('rows_of', '')))} "
+        f"{html.escape(_counted(q, str(behind.get('rows_of', ''))))} "
         f"({formats.number(len(found), lang)} {t['of']} {formats.number(behind.get('total'), lang)})"
         f"{' · ' + html.escape(span) if span else ''}"
         if behind
@@ -163,6 +163,20 @@ def build(q: PageQuery) -> View:
     )
     tables = [table, rows_table] if behind else [table]
     return View(content, tables, {"kpi": name, "rows_of": behind.get("rows_of"), "grain": grain})
+
+
+def _column(key: str, sample: Any, lang: str) -> Column:
+    """A column of the rows behind a KPI, headed in the user's words, its codes shown as words."""
+    kinds = {"stage": "stage", "outcome": "outcome", "segment": "segment", "channel": "channel"}
+    unit = "date" if isinstance(sample, dt.date) else "number" if isinstance(sample, float) else "text"
+    shown = words.of(kinds[key], lang) if key in kinds else None
+    return Column(key, words.word("column", key, lang), unit, shown)
+
+
+def _counted(q: PageQuery, name: str) -> str:
+    """What the rows are (the KPI they count, in the user's words)."""
+    kpi = q.ctx.catalogue.kpis.get(name)
+    return kpi.label(q.lang) if kpi is not None else name
 
 
 def _cohort_chart(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from salespilot.server import charts, formats
+from salespilot.server import charts, formats, words
 from salespilot.server.pages import Page, PageQuery, View, choice, switch
 from salespilot.server.tables import Column, Table, to_html
 
@@ -265,7 +265,7 @@ def _qualification(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
         "by_rep",
         t["by_rep_table"],
         [
-            Column("rep", t["by_rep"].capitalize()),
+            Column("rep", t["by_rep"].capitalize(), words=q.ws.rep_names()),
             Column("opportunities", t["opportunities"], "count"),
             Column("fully_qualified", t["fully_qualified"], "count"),
             Column("share", t["share"], "rate"),
@@ -280,8 +280,8 @@ def _qualification(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
         t["late"].format(stage=stage),
         [
             Column("opportunity_id", t["deal"]),
-            Column("owner", t["owner"]),
-            Column("stage", t["stage"]),
+            Column("owner", t["owner"], words=q.ws.rep_names()),
+            Column("stage", t["stage"], words=words.of("stage", q.lang)),
             Column("value", t["value"], "number"),
             Column("currency", t["currency"]),
             Column("missing", t["missing"]),

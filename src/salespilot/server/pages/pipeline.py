@@ -3,7 +3,7 @@ durations), and the stuck deals: open deals in a stage for longer than its thres
 
 from __future__ import annotations
 
-from salespilot.server import charts, formats
+from salespilot.server import charts, formats, words
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
 
@@ -63,7 +63,7 @@ def build(q: PageQuery) -> View:
         "stages",
         t["stages"],
         [
-            Column("stage", t["stage"]),
+            Column("stage", t["stage"], words=words.of("stage", lang)),
             Column("n", t["n"], "count"),
             Column("censored", t["censored"], "count"),
             Column("median", t["median"], "days"),
@@ -77,8 +77,8 @@ def build(q: PageQuery) -> View:
         f"{t['stuck']} ({len(stuck)})",
         [
             Column("opportunity_id", t["deal"]),
-            Column("owner", t["owner"]),
-            Column("stage", t["stage"]),
+            Column("owner", t["owner"], words=q.ws.rep_names()),
+            Column("stage", t["stage"], words=words.of("stage", lang)),
             Column("days_in_stage", t["in_stage"], "days"),
             Column("threshold_days", t["threshold"], "days"),
             Column("value_at_risk", t["at_risk"], "currency"),

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 
 from salespilot.engine.planning import RATE_SOURCES, STEPS, Capacity, Plan, parse_horizon
 from salespilot.errors import ParameterError, did_you_mean
-from salespilot.server import api, charts, flags, formats
+from salespilot.server import api, charts, flags, formats, words
 from salespilot.server.context import Context
 from salespilot.server.filters import openapi_query
 from salespilot.server.pages import Page, PageQuery, View
@@ -354,7 +354,7 @@ def _whole(value: float | None) -> int | None:
     return None if value is None else math.ceil(round(value, 9))
 
 
-def tables(plan: Plan, inputs: Inputs, t: dict[str, str]) -> list[Table]:
+def tables(plan: Plan, inputs: Inputs, t: dict[str, str], lang: str = "en") -> list[Table]:
     """The plan's view-model: the volumes, the rates and the headcount."""
     ranged = plan.interval_method is not None
     step_label = {"signatures": t["signatures_step"]}
@@ -413,7 +413,7 @@ def tables(plan: Plan, inputs: Inputs, t: dict[str, str]) -> list[Table]:
         "headcount",
         t["headcount"],
         [
-            Column("role", t["role"]),
+            Column("role", t["role"], words=words.of("rep_role", lang)),
             Column("needed", t["needed"], "ratio"),
             Column("whole", t["whole"], "count"),
             Column("today", t["today"], "count"),
@@ -545,7 +545,7 @@ def build(q: PageQuery) -> View:
     if plan is None:
         content = f'<main class="sp-main sp-planner"><p class="sp-note">{t["intro"]}</p>{form(t, given, None)}</main>'
         return View(content, [], view_data(None, inputs))
-    volumes, rates, headcount = tables(plan, inputs, t)
+    volumes, rates, headcount = tables(plan, inputs, t, q.lang)
     steps = [(row["step"], float(row["needed"])) for row in volumes.rows]
     by_step = {r.step: r.value for r in plan.rates}
     texts = [formats.percent(by_step.get(s), lang) for s in STEPS]
@@ -589,7 +589,7 @@ def routes(app: FastAPI, ctx: Context) -> None:
         except PlanInputError as exc:  # the API's one error shape, code ParameterError
             raise ParameterError(str(exc)) from None
         body = api.plain(view_data(plan, inputs))
-        body["tables"] = [table.as_dict() for table in tables(plan, inputs, viewer.t)]
+        body["tables"] = [table.as_dict() for table in tables(plan, inputs, viewer.t, viewer.lang)]
         return dict(body)
 
     query = openapi_query(list(PARAM_DOCS), PARAM_DOCS)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from salespilot.engine.access import LANGUAGES, ROLES, User
 from salespilot.engine.workspace import Workspace
 from salespilot.errors import AccessError, Forbidden, ParameterError, UserInputError
-from salespilot.server import api, notices
+from salespilot.server import api, formats, notices, words
 from salespilot.server.context import Context
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
@@ -188,11 +188,33 @@ def settings_items(ws: Workspace) -> list[dict[str, Any]]:
     ]
 
 
+# The settings' meanings in French (the English ones are salespilot.settings'); a test checks
+# that every setting has one.
+MEANING_FR = {
+    "timezone": "fuseau horaire de l'espace ; les heures locales des fichiers y sont lues",
+    "base_currency": "devise dans laquelle chaque montant est converti",
+    "fiscal_year_start_month": "premier mois de l'exercice fiscal (1-12)",
+    "active_window_months": "sans contrats, un client est actif s'il a gagné une affaire dans ce nombre de mois",
+    "renewal_grace_days": "un contrat qui commence avec ce retard (en jours) renouvelle encore le précédent",
+    "small_sample": "les résultats sur moins d'observations sont signalés",
+    "default_margin_rate": "taux de marge brute utilisé quand les affaires n'en portent pas",
+    "funnel_steps": "les étapes de l'entonnoir, consécutives, de haut en bas",
+    "funnel_stages": "on : l'entonnoir montre aussi les étapes des opportunités (comme --stages)",
+    "reference_rates": "taux de conversion de référence de l'entonnoir et du planificateur (ETAPE=TAUX,...)",
+    "stage_order": "étapes des opportunités dans l'ordre de l'entonnoir (séparées par des virgules) ; "
+    "les autres suivent à leur place habituelle",
+}
+
+
 # -- the page ----------------------------------------------------------------------------------------
-def _options(choices: list[str], chosen: str | None = None, empty: str | None = None) -> str:
+def _options(
+    choices: list[str], chosen: str | None = None, empty: str | None = None, shown: Mapping[str, str] | None = None
+) -> str:
+    """``<option>``s of the codes ``choices``, each shown in the user's words (``shown``)."""
     first = f'<option value="">{html.escape(empty)}</option>' if empty is not None else ""
     return first + "".join(
-        f'<option value="{html.escape(c)}"{" selected" if c == chosen else ""}>{html.escape(c)}</option>'
+        f'<option value="{html.escape(c)}"{" selected" if c == chosen else ""}>'
+        f"{html.escape((shown or {}).get(c, c))}</option>"
         for c in choices
     )
 
@@ -218,22 +240,24 @@ def _users(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: list
         [
             Column("email", t["st_email"]),
             Column("name", t["st_name"]),
-            Column("role", t["st_role"]),
+            Column("role", t["st_role"], words=words.of("user_role", q.lang)),
             Column("rep_id", t["st_rep"]),
             Column("team", t["st_team"]),
-            Column("language", t["st_language"]),
+            Column("language", t["st_language"], words=words.of("language", q.lang)),
         ],
         users,
     )
     emails = [str(u["email"]) for u in users]
+    roles = _options(list(ROLES), "rep", None, words.of("user_role", q.lang))
+    languages = _options(list(LANGUAGES), q.lang, None, words.of("language", q.lang))
     add = (
         f'<form class="sp-form" method="post" action="/settings/users/add" id="add-user"><h3>{t["st_add"]}</h3>'
         f"{token}{_field(t['st_email'], 'email', 'email', ' required')}{_field(t['st_name'], 'name')}"
         f"{_field(t['st_password'], 'password', 'password', ' required minlength=10 autocomplete=new-password')}"
-        f'<label>{t["st_role"]} <select name="role">{_options(list(ROLES), "rep")}</select></label>'
+        f'<label>{t["st_role"]} <select name="role">{roles}</select></label>'
         f'<label>{t["st_rep"]} <select name="rep_id">{_options(reps, None, t["st_none"])}</select></label>'
         f'<label>{t["st_team"]} <select name="team">{_options(teams, None, t["st_none"])}</select></label>'
-        f'<label>{t["st_language"]} <select name="language">{_options(list(LANGUAGES), q.lang)}</select></label>'
+        f'<label>{t["st_language"]} <select name="language">{languages}</select></label>'
         f"<button>{t['st_add_button']}</button></form>"
     )
     remove = (
@@ -261,14 +285,15 @@ def _targets(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: li
     period, metric, scope = (p.get(k) or None for k in ("period", "metric", "scope"))
     rows = ws.targets(period=period, metric=metric, scope=scope)
     rows.sort(key=lambda r: _period_key(str(r["period"])), reverse=True)  # the latest periods first
+    kpi_words = {k.name: k.label(q.lang) for k in q.ctx.catalogue.kpis.values()}
     table = Table(
         "targets",
         f"{t['st_targets']} ({len(rows)})",
         [
             Column("period", t["period"], "period"),
-            Column("metric", t["st_metric"]),
+            Column("metric", t["st_metric"], words=kpi_words),
             Column("value", t["st_value"], "number"),
-            Column("scope", t["st_scope"]),
+            Column("scope", t["st_scope"], words=words.of("scope", q.lang)),
             Column("scope_id", t["st_scope_id"]),
         ],
         rows,
@@ -278,14 +303,15 @@ def _targets(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: li
     show = (
         f'<form class="sp-filters" method="get" action="/settings">'
         f'<label>{t["period"]} <input name="period" value="{html.escape(period or "")}"></label>'
-        f'<label>{t["st_metric"]} <select name="metric">{_options(names, metric, t["all"])}</select></label>'
+        f'<label>{t["st_metric"]} <select name="metric">{_options(names, metric, t["all"], kpi_words)}</select></label>'
         f'<label>{t["st_scope"]} <select name="scope">'
-        f"{_options(['company', 'team', 'rep'], scope, t['all'])}</select></label>"
+        f"{_options(['company', 'team', 'rep'], scope, t['all'], words.of('scope', q.lang))}</select></label>"
         f"<button>{t['st_filter']}</button></form>"
     )
     form = (
         f'<form class="sp-form" method="post" action="/settings/targets" id="set-target"><h3>{t["st_set_target"]}</h3>'
-        f'{token}<label>{t["st_metric"]} <select name="metric">{_options(names, "revenue")}</select></label>'
+        f'{token}<label>{t["st_metric"]} <select name="metric">'
+        f"{_options(names, 'revenue', None, kpi_words)}</select></label>"
         f"{_field(t['st_value'], 'value', 'number', ' required min=0 step=any')}"
         f"{_field(t['st_period'], 'period', 'text', ' required placeholder=2026-07')}"
         f'<label>{t["st_rep"]} <select name="rep">{_options(reps, None, t["st_none"])}</select></label>'
@@ -299,9 +325,14 @@ def _targets(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: li
     return part, table
 
 
+def meaning(item: Mapping[str, str], lang: str) -> str:
+    """A setting's meaning in ``lang``."""
+    return MEANING_FR.get(item["name"], item["description"]) if lang == "fr" else item["description"]
+
+
 def _settings(q: PageQuery, ws: Workspace, token: str) -> tuple[str, Table]:
     t = q.t
-    items = settings_items(ws)
+    items = [{**i, "description": meaning(i, q.lang)} for i in settings_items(ws)]
     table = Table(
         "settings",
         t["st_settings"],
@@ -314,13 +345,13 @@ def _settings(q: PageQuery, ws: Workspace, token: str) -> tuple[str, Table]:
         items,
     )
     rows = "".join(
-        f'<tr><th><label for="setting-{html.escape(i["name"])}">{html.escape(i["name"])}</label></th><td>'
+        f'<tr><th><label for="setting-{html.escape(i["name"])}"><code>{html.escape(i["name"])}</code></label></th><td>'
         f'<form method="post" action="/settings/settings" class="sp-inline">{token}'
         f'<input type="hidden" name="name" value="{html.escape(i["name"])}">'
         f'<input id="setting-{html.escape(i["name"])}" name="value" value="{html.escape(i["value"])}">'
         f"<button>{t['st_save']}</button></form></td>"
-        f'<td class="sp-note">{html.escape(i["description"])} '
-        f"({t['st_default']}: {html.escape(i['default'])})</td></tr>"
+        f'<td class="sp-note">{html.escape(meaning(i, q.lang))} '
+        f"({t['st_default']}{formats.colon(q.lang)}{html.escape(i['default'] or '–')})</td></tr>"
         for i in items
     )
     part = (

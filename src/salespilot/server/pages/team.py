@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from salespilot.errors import ParameterError
-from salespilot.server import charts, formats
+from salespilot.server import charts, formats, words
 from salespilot.server.pages import Page, PageQuery, View
 from salespilot.server.tables import Column, Table, to_html
 
@@ -141,12 +141,12 @@ def _measure_form(q: PageQuery, names: list[str], chosen: str) -> str:
 
 
 def _scorecards(q: PageQuery, result: dict[str, Any], names: list[str]) -> Table:
-    t = q.t
+    t, lang = q.t, q.lang
     columns = [
         Column("period", t["period"], "period"),
         Column("rep", t["rep"]),
         Column("name", t["name"]),
-        Column("role", t["role"]),
+        Column("role", t["role"], words=words.of("rep_role", lang)),
         Column("team", t["team"]),
         Column("peers", t["peers"], "count"),
     ]
@@ -183,7 +183,7 @@ def _versus(q: PageQuery, result: dict[str, Any], measure: str, higher_is_better
         [
             Column("rep", t["rep"]),
             Column("name", t["name"]),
-            Column("role", t["role"]),
+            Column("role", t["role"], words=words.of("rep_role", lang)),
             Column("value", label, unit),
             Column("rank", t["rank"], "count"),
             Column("peers", t["peers"], "count"),
@@ -257,7 +257,7 @@ def _gaps(q: PageQuery, role: str | None) -> tuple[str, list[Table], dict[str, A
         [
             Column("rep", t["rep"]),
             Column("name", t["name"]),
-            Column("role", t["role"]),
+            Column("role", t["role"], words=words.of("rep_role", lang)),
             Column("revenue", t["revenue"], "currency"),
             Column("benchmark_revenue", t["benchmark"], "currency"),
             Column("gap", t["gap"], "currency"),
