@@ -204,3 +204,35 @@ def test_comp_on_the_demo_follows_the_kpis(demo: Workspace, tmp_path: Path) -> N
     for line in result["lines"]:
         assert line["commission"] == pytest.approx(0.1 * expected.get((line["rep"], line["period"]), 0.0))
     assert sum(x["commission"] for x in result["lines"]) > 0
+
+
+def test_a_rep_is_ranked_among_all_their_peers_whatever_their_scope(ws: Workspace) -> None:
+    """A1 in their own scope, or under the filter rep=A1: rank 2 of the 4 AEs, the top quartile of
+    the four (1500, by hand above); only A1's rows come back, never another rep's figures."""
+    from salespilot.store.scope import ScopeLens
+
+    for view in (ws.lensed(ScopeLens({"A1"})), ws.sliced({"rep": "A1"})):
+        cards = _cards(view.reps(grain="month", **WINDOW))
+        assert {rep for rep, _ in cards} == {"A1"}
+        revenue = cards[("A1", "2026-01")]["measures"]["revenue"]
+        assert (revenue["rank"], revenue["top_quartile"], revenue["gap"]) == (2, 1500, -500)
+        assert cards[("A1", "2026-01")]["peers"] == 4
+        gaps = view.rep_gaps(**WINDOW)["reps"]
+        assert [g["rep"] for g in gaps] == ["A1"]
+        # the gap to the benchmark A3 (3000, by hand in test_gaps_by_hand), not to A1 alone
+        assert (gaps[0]["benchmark_revenue"], gaps[0]["gap"], gaps[0]["benchmark_reps"]) == (3000, -2000, 1)
+
+
+def test_a_reps_stuck_deals_are_judged_by_the_companys_history(demo: Workspace) -> None:
+    """The thresholds of time in stage are learnt from every deal, not from the rep's few: a rep's
+    view lists exactly the company's stuck deals that are theirs, with the same thresholds."""
+    from salespilot.store.scope import ScopeLens
+
+    every = demo.stuck_deals()
+    owners = sorted({str(r["owner"]) for r in every})
+    assert len(owners) > 3
+    for rep in owners[:3]:
+        theirs = demo.lensed(ScopeLens({rep})).stuck_deals()
+        assert theirs == [r for r in every if r["owner"] == rep]
+        by_rep = demo.lensed(ScopeLens({rep})).stuck_deals(by="rep")
+        assert [r["rep"] for r in by_rep] == [rep]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from salespilot.analytics import team as team_analytics
 from salespilot.analytics.team import Measure, RepPeriod
+from salespilot.engine import peers
 from salespilot.engine.kpis import data_years_and_end
 from salespilot.engine.pipeline import local_day, rate_history, rates_on, value_in_base
 from salespilot.errors import ParameterError
@@ -68,6 +69,16 @@ def rep_names(ws: Workspace) -> dict[str, str]:
     return {str(r["rep_id"]): str(r["name"] or r["rep_id"]) for r in rows}
 
 
+def _among_peers(ws: Workspace) -> tuple[Workspace, set[str] | None]:
+    """The workspace the reps are compared in (engine/peers.py), and the reps whose rows may be
+    returned (None: all of them, nothing narrows whose records ``ws`` shows)."""
+    if not peers.narrowed(ws.store):
+        return ws, None
+    view = ws.lensed()
+    view.store = peers.peers_store(ws.store)
+    return view, peers.visible_reps(ws.store)
+
+
 def _roles(role: str | None) -> tuple[str, ...]:
     if role is None:
         return team_analytics.ROLES
@@ -96,7 +107,9 @@ def scorecards(
     end: dt.date | None = None,
     top: float = team_analytics.TOP_PERCENTILE,
 ) -> dict[str, Any]:
-    """Per rep and period: the measures, targets' attainment, rank and gap to the top quartile."""
+    """Per rep and period: the measures, targets' attainment, rank and gap to the top quartile.
+    Ranked among every rep of the role, whatever the user's scope; the rows are the visible reps'."""
+    ws, visible = _among_peers(ws)
     calendar = Calendar(parse_grain(grain))
     roles = _roles(role)
     first, last = window(ws, start, end)
@@ -152,6 +165,8 @@ def scorecards(
                 )
             )
     team_analytics.compare(cards, MEASURES, top)
+    if visible is not None:
+        cards = [c for c in cards if c.rep in visible]
     return {
         "grain": calendar.grain.value,
         "start": first.isoformat(),
@@ -172,6 +187,7 @@ def gaps(
     """Per rep, over the window: the revenue gap to the role's top quartile split into its causes."""
     if not 0 < top < 100:
         raise ParameterError(f"--percentile must be between 0 and 100, exclusive (got {top:g}).")
+    ws, visible = _among_peers(ws)
     roles = _roles(role)
     first, last = window(ws, start, end)
     reps = [r for r in _reps(ws, roles) if _active(r, first, last)]
@@ -231,7 +247,9 @@ def gaps(
         "percentile": top,
         "chains": {role: dict(zip(*team_analytics.CHAINS[role], strict=True)) for role in roles},
         "reps": [
-            {**g.as_dict(), "name": names.get(g.rep), "volumes": volumes[g.rep], "flags": flags[g.rep]} for g in result
+            {**g.as_dict(), "name": names.get(g.rep), "volumes": volumes[g.rep], "flags": flags[g.rep]}
+            for g in result
+            if visible is None or g.rep in visible
         ],
     }
 

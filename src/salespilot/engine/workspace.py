@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from salespilot.engine import access, importing, kpis, planning
+from salespilot.analytics.cycle import group_stuck
+from salespilot.engine import access, importing, kpis, peers, planning
 from salespilot.engine import comp as comp_engine
 from salespilot.engine import forecast as forecast_engine
 from salespilot.engine import funnel as funnel_engine
@@ -365,9 +366,18 @@ class Workspace:
         self, percentile: float = 90, by: str | None = None, idle_days: float | None = 30, min_history: int = 30
     ) -> list[dict[str, Any]]:
         """Open deals over their stage's historical percentile of time in stage, or idle for more
-        than ``idle_days``; sorted by value at risk (``by="rep"``: one row per rep)."""
+        than ``idle_days``; sorted by value at risk (``by="rep"``: one row per rep). The thresholds
+        are learnt from the whole company's history whatever the user's scope (engine/peers.py);
+        the deals are the visible ones."""
         base = self.settings()["base_currency"].upper()
-        return pipeline_engine.stuck_deals(self.store, base, percentile, by, idle_days, min_history)
+        if not peers.narrowed(self.store):
+            return pipeline_engine.stuck_deals(self.store, base, percentile, by, idle_days, min_history)
+        every = pipeline_engine.stuck_deals(
+            peers.peers_store(self.store), base, percentile, None, idle_days, min_history
+        )
+        visible = peers.visible_deals(self.store)
+        rows = [r for r in every if str(r["opportunity_id"]) in visible]
+        return rows if by is None else group_stuck(rows, by)
 
     # -- the team (docs/team.md) ---------------------------------------------------------------
     def rep_names(self) -> dict[str, str]:
