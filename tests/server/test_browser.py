@@ -63,3 +63,12 @@ def test_every_page_loads_on_a_phone_without_errors(server: dict[str, Any], brow
         screenshot(page, "phone" + path.replace("/", "-"))
     assert not page.errors, page.errors
     page.close()
+    # the French rep's pages, whose words are longer, fit too
+    page = sign_in(browser, server["url"], "rep@example.com", width=390)
+    for path in [p.path for p in registry() if p.nav and not p.admin]:
+        response = page.goto(server["url"] + path)
+        assert response is not None and response.status == 200, path
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1, (path, width)
+    assert not page.errors, page.errors
+    page.close()

@@ -179,6 +179,9 @@ def test_the_page_json_and_exports_hold_the_same_plan(server: dict[str, Any]) ->
     assert sheet is not None
     rows = {r[1]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert rows["signatures"][2] == pytest.approx(50) and rows["calls"][3] == math.ceil(50 / 0.33 / 0.33 / 0.1)
+    # the funnel chart says what the table's whole column says (4,592 calls, not a rounded 4,600)
+    funnel = re.search(r"<svg[^>]*sp-chart-funnel.*?</svg>", html, re.S)
+    assert funnel is not None and f">{math.ceil(50 / 0.33 / 0.33 / 0.1):,}</text>" in funnel.group(0)
     french = _get(server, "/planner", "rep", **params).text
     assert "Volumes nécessaires" in french and 'lang="fr"' in french
 

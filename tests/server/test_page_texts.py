@@ -70,6 +70,7 @@ def test_the_data_codes_show_in_the_users_words(server: dict[str, Any]) -> None:
     assert table is not None and f">{name}</td>" in table.group(0) and f">{rep_id}</td>" not in table.group(0)
     shown = set(re.findall(r'<td class="sp-u-text" data-value="(?:commit|best_case|pipeline)">([^<]+)</td>', page))
     assert shown and shown <= {"engagé", "meilleur cas", "pipeline"}
+    assert 'id="fx-note">Les affaires ouvertes sont valorisées au dernier taux de change' in page
     stages = get(server, "/pipeline", "rep").text
     assert ">négociation</td>" in stages or ">proposition</td>" in stages
     rows = get(server, "/kpi/revenue", "rep").text

@@ -48,6 +48,8 @@ TEXT = {
         "forecast": "Forecast",
         "methods_chart": "Our range (bar P10 to P90, mark: expected) next to the simple methods",
         "history": "Learnt from {n} closed deals, {sims} simulations.",
+        "fx_note": "Open deals are valued at the latest exchange rate, won deals at their close day's "
+        "(as on the losses and the KPI pages), so a deal in another currency may show two values.",
         "categories": "Against the reps' forecast categories",
         "category": "Category",
         "none": "(none)",
@@ -102,6 +104,9 @@ TEXT = {
         "forecast": "Prévision",
         "methods_chart": "Notre fourchette (barre P10 à P90, repère : attendu) à côté des méthodes simples",
         "history": "Appris sur {n} affaires closes, {sims} simulations.",
+        "fx_note": "Les affaires ouvertes sont valorisées au dernier taux de change, les affaires gagnées au "
+        "taux de leur jour de clôture (comme sur les pages des pertes et des indicateurs) : une affaire "
+        "dans une autre devise peut donc afficher deux valeurs.",
         "categories": "Face aux catégories de prévision des commerciaux",
         "category": "Catégorie",
         "none": "(aucune)",
@@ -235,7 +240,8 @@ def _forecast(q: PageQuery, horizon: str, by: str) -> tuple[str, list[Table], di
     content = (
         f'<section class="sp-section" id="bookings"><h2>{html.escape(heading)}</h2>'
         f'<div class="sp-cards">{cards}</div><h3>{html.escape(t["methods_chart"])}</h3>{chart}'
-        f'<p class="sp-note">{html.escape(history)}</p>{notes}</section>'
+        f'<p class="sp-note">{html.escape(history)}</p>{notes}'
+        f'<p class="sp-note" id="fx-note">{html.escape(t["fx_note"])}</p></section>'
         + to_html(categories, lang, cur, q.export("categories", "forecast"), export)
         + to_html(groups, lang, cur, q.export("groups", "forecast"), export)
         + to_html(deals, lang, cur, q.export("deals", "forecast"), export, limit=SHOWN_ROWS)
