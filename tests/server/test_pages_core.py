@@ -101,6 +101,13 @@ def test_the_funnel_obeys_the_filters(server: dict[str, Any]) -> None:
     first = [r["volume"] for r in whole if r["step"] == "lead"]
     smb = [r["volume"] for r in narrowed if r["step"] == "lead"]
     assert sum(smb) < sum(first)
+    # the page shows every period of the range, the latest first, in words, and exports them
+    page = _get(server, "/funnel", grain="quarter", **{"from": "2025-07-01", "to": "2026-06-30"}).text
+    every = re.search(r'data-table="steps">.*?</table>', page, re.S)
+    assert every is not None
+    shown = list(dict.fromkeys(re.findall(r'data-value="(20\d\d-Q\d)">', every.group(0))))
+    assert shown == ["2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3"] and ">Q2 2026</td>" in every.group(0)
+    assert 'href="/export/funnel/steps.csv?grain=quarter' in page
     nobody = _table(_get(server, "/api/v1/pages/funnel", grain="year", rep="nobody").json(), "steps")["items"]
     assert all(not r["volume"] for r in nobody)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from salespilot.server import charts, flags, formats
 from salespilot.server.pages import Page, PageQuery, View
-from salespilot.server.tables import Column, Table
+from salespilot.server.tables import Column, Table, to_html
 
 TEXT = {
     "en": {
@@ -96,7 +96,8 @@ def build(q: PageQuery) -> View:
     last = periods[-1]
     steps = [(_step(t, s.step), None if s.volume is None else float(s.volume)) for s in last.steps]
     rates = [formats.percent(s.rate, lang) for s in last.steps if s.next_step]
-    chart = charts.funnel(steps, f"{t['steps']} {last.period}", lambda v: formats.number(v, lang), rates)
+    when = formats.period_label(str(last.period), last.period_start, f.grain, lang)
+    chart = charts.funnel(steps, when, lambda v: formats.number(v, lang), rates)
     rows = "".join(
         f"<tr><td>{html.escape(_step(t, s.step))} → {html.escape(_step(t, s.next_step))}</td>"
         f'<td class="sp-u-count" data-value="{s.volume}">{formats.number(s.volume, lang)}</td>'
@@ -110,10 +111,12 @@ def build(q: PageQuery) -> View:
         if s.next_step
     )
     head = "".join(f"<th>{t[k]}</th>" for k in ("step", "volume", "rate", "reference", "lever", "flags"))
+    # the latest period first, then every period of the range (exportable), newest first
+    table.rows.sort(key=lambda r: str(r["period"]), reverse=True)  # stable: each period's steps in order
     content = (
-        f"<h2>{html.escape(formats.period_label(str(last.period), last.period_start, f.grain, lang))}</h2>{chart}"
+        f"<h2>{html.escape(when)}</h2>{chart}"
         f'<div class="sp-scroll"><table class="sp-table" id="last"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table></div>"
+        f"<tbody>{rows}</tbody></table></div>" + to_html(table, lang, q.currency, q.export("steps", "funnel"), f.query)
     )
     return View(content, [table])
 
