@@ -183,3 +183,21 @@ def test_every_kpi_opens_on_its_page(server: dict[str, Any]) -> None:
         "Shown by year: this KPI is only defined by year or the whole range."
         in _get(server, "/kpi/market_share", grain="month").text
     )
+
+
+def test_a_kpis_page_exports_its_tables(server: dict[str, Any]) -> None:
+    """The export links of /kpi/{name} carry the KPI in their query: the CSV holds the page's rows."""
+    page = _get(server, "/kpi/revenue", rows_from="2026-05-01", rows_to="2026-05-31").text
+    link = re.search(r'href="(/export/kpi/rows\.csv\?[^"]+)"', page)
+    assert link is not None and "kpi=revenue" in link.group(1)
+    shown = _table(
+        _get(server, "/api/v1/pages/kpi/revenue", rows_from="2026-05-01", rows_to="2026-05-31").json(), "rows"
+    )["items"]
+    exported = _get(server, "/export/kpi/rows.csv", kpi="revenue", rows_from="2026-05-01", rows_to="2026-05-31")
+    assert exported.status_code == 200
+    lines = exported.content.decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == len(shown) + 1 and shown
+    series = _get(server, "/export/kpi/series.csv", kpi="win_rate")
+    assert series.status_code == 200 and series.content.decode("utf-8-sig").count("\n") > 12
+    missing = _get(server, "/export/kpi/series.csv")
+    assert missing.status_code == 400
