@@ -98,3 +98,10 @@ def test_a_cut_table_says_how_many_rows_are_not_shown_and_where_they_are() -> No
     loaded = to_html(Table("t", "T", [Column("n", "N", "count")], rows, total=1274), "en", "EUR")
     assert "1,074 more rows; the exports hold the first 250." in loaded
     assert "sp-more" not in to_html(Table("t", "T", [Column("n", "N")], rows[:3]), "en", "EUR")
+
+
+def test_a_recorded_time_in_the_users_words_and_iso_in_the_api() -> None:
+    table = Table("i", "I", [Column("at", "At", "datetime")], [{"at": dt.datetime(2026, 12, 7, 9, 5)}])
+    assert ">7 déc. 2026, 09:05 UTC</td>" in to_html(table, "fr", "EUR")
+    assert ">Dec 7, 2026, 09:05 UTC</td>" in to_html(table, "en", "EUR")
+    assert table.as_dict()["items"][0]["at"] == "2026-12-07T09:05:00"

@@ -191,6 +191,14 @@ def date(value: dt.date | None, lang: str) -> str:
     return babel_dates.format_date(value, format="medium", locale=locale)
 
 
+def moment(value: dt.datetime | None, lang: str) -> str:
+    """A time the server recorded (UTC): ``Dec 7, 2026, 09:55 UTC`` / ``7 déc. 2026, 09:55 UTC``."""
+    if value is None:
+        return DASH
+    day = babel_dates.format_date(value.date(), format="medium", locale=_locale(lang))
+    return f"{day}, {value:%H:%M} UTC"
+
+
 def period(start: dt.date | None, grain: str, lang: str) -> str:
     """The period of a time series that starts on ``start``.
 

@@ -22,7 +22,7 @@ from typing import Any
 from salespilot.safe_csv import safe_cell
 from salespilot.server import flags, formats
 
-UNITS = ("text", "count", "currency", "rate", "ratio", "days", "date", "number", "flags", "period")
+UNITS = ("text", "count", "currency", "rate", "ratio", "days", "date", "datetime", "number", "flags", "period")
 # "flags": a list of flag codes; the API returns the list, the page its words (server/flags.py),
 # an export the codes joined by "; ". "period": a period label (2026-06, 2026-Q2); the page shows
 # it in words (juin 2026, T2 2026), the API and exports keep the label.
@@ -84,6 +84,8 @@ def cell_text(value: Any, unit: str, lang: str, currency: str, words: Mapping[st
         return words.get(value, value)
     if unit == "period" and isinstance(value, str):
         return formats.label_words(value, lang)
+    if unit == "datetime" and isinstance(value, dt.datetime):
+        return formats.moment(value, lang)
     if unit == "date" and isinstance(value, dt.date):
         return formats.date(value, lang)
     if unit == "number" and isinstance(value, int | float):

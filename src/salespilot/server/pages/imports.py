@@ -10,7 +10,6 @@ store as it was."""
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import json
 from collections.abc import Mapping
@@ -66,7 +65,7 @@ TEXT = {
         "im_open": "Open import",
         "im_show": "Show",
         "im_id": "Import",
-        "im_when": "Finished (UTC)",
+        "im_when": "Finished",
         "im_mapping_used": "Mapping",
         "im_rows_read": "Rows read",
         "im_inserted": "Inserted",
@@ -113,7 +112,7 @@ TEXT = {
         "im_open": "Ouvrir l'import",
         "im_show": "Afficher",
         "im_id": "Import",
-        "im_when": "Terminé (UTC)",
+        "im_when": "Terminé",
         "im_mapping_used": "Mappage",
         "im_rows_read": "Lignes lues",
         "im_inserted": "Insérées",
@@ -176,10 +175,6 @@ def shown_import(row: dict[str, Any], uploads: Uploads) -> dict[str, Any]:
 
 
 # -- the page ------------------------------------------------------------------------------------
-def _when(value: Any) -> str | None:
-    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, dt.datetime) else value
-
-
 def _options(choices: list[str], chosen: str | None, empty: str | None) -> str:
     first = f'<option value="">{html.escape(empty)}</option>' if empty is not None else ""
     return first + "".join(
@@ -394,10 +389,10 @@ def build(q: PageQuery) -> View:
             Column("table", t["im_table"]),
             Column("file", t["im_file"].split(" (")[0]),
             Column("mapping", t["im_mapping_used"], words=words.of("import_mapping", q.lang)),
-            Column("finished_at", t["im_when"]),
+            Column("finished_at", t["im_when"], "datetime"),
             *(Column(k, t[f"im_{k}"], "count") for k in COUNTS),
         ],
-        [{**shown_import(r, uploads), "finished_at": _when(r["finished_at"])} for r in recent],
+        [shown_import(r, uploads) for r in recent],
         total=total,
     )
     tables.append(past)
