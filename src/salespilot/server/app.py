@@ -28,7 +28,7 @@ from salespilot.errors import (
     TooManyAttempts,
     UserInputError,
 )
-from salespilot.server import api, api_docs, layout
+from salespilot.server import api, api_docs, layout, messages
 from salespilot.server.context import SESSION_COOKIE, Context, Viewer
 from salespilot.server.filters import openapi_query, parse
 from salespilot.server.pages import Page, PageQuery, View, registry
@@ -159,7 +159,8 @@ def _error_page(
         top = layout.nav(t, viewer.csrf, links, request.url.path, lang)
     body = (
         f'{top}<main class="sp-main"><h1>{_escape(t["error_title"])}</h1>'
-        f'<p class="sp-error">{_escape(message(t))}</p><a href="/">← {_escape(t["back"])}</a></main>'
+        f'<p class="sp-error">{_escape(messages.text(message(t), lang))}</p>'
+        f'<a href="/">← {_escape(t["back"])}</a></main>'
     )
     return HTMLResponse(layout.document("SalesPilot", body, lang), status_code=status, headers=headers)
 

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 
 from salespilot.engine.planning import RATE_SOURCES, STEPS, Capacity, Plan, parse_horizon
 from salespilot.errors import ParameterError, did_you_mean
-from salespilot.server import api, charts, flags, formats, words
+from salespilot.server import api, charts, flags, formats, messages, words
 from salespilot.server.context import Context
 from salespilot.server.filters import openapi_query
 from salespilot.server.pages import Page, PageQuery, View
@@ -539,7 +539,8 @@ def build(q: PageQuery) -> View:
         inputs = read(params)
         plan = make_plan(q.ws, inputs) if inputs.planned else None
     except PlanInputError as exc:
-        message = f'<p class="sp-error" role="alert" id="plan-error">{t["invalid"]}: {html.escape(str(exc))}</p>'
+        said = html.escape(messages.text(str(exc), lang))
+        message = f'<p class="sp-error" role="alert" id="plan-error">{t["invalid"]}{formats.colon(lang)}{said}</p>'
         content = f'<main class="sp-main sp-planner">{message}{form(t, given, exc.field)}</main>'
         return View(content, [], view_data(None, None, exc), status=400)
     if plan is None:
