@@ -9,8 +9,8 @@ in a temporary file or a fresh database ``sp_bench_<random>`` on $SALESPILOT_BEN
 postgresql://postgres@127.0.0.1:5432, dropped at the end; or reuse ``--duckdb PATH`` /
 ``--postgres URL``), adds a user and an API token, starts ``salespilot serve`` on a free loopback
 port (DuckDB: 1 worker, a DuckDB file has one writer process; PostgreSQL: ``--pg-workers``),
-warms every worker up, then for each of ``/`` (the overview), ``/funnel`` and
-``/api/v1/kpis/revenue``: ``--users`` threads, each with its own keep-alive connection and the
+warms every worker up, then for each of ``/`` (the overview), ``/funnel``, ``/forecast`` and
+``/api/v1/kpis/revenue`` (``--paths``): ``--users`` threads, each with its own keep-alive connection and the
 Bearer token, send ``--requests`` requests one after the other. Bounded: no new request after
 ``--seconds`` per path, nor past ``--max-requests`` per path; requests in flight then finish
 (``--timeout`` each); no new path after ``--total-seconds``. Prints p50 / p95 / max latency
@@ -42,7 +42,7 @@ import httpx
 
 from salespilot.engine.workspace import Workspace
 
-PATHS = ("/", "/funnel", "/api/v1/kpis/revenue")
+PATHS = ("/", "/funnel", "/forecast", "/api/v1/kpis/revenue")
 AIM_MS = 300.0  # p95 of the overview with 20 users
 EMAIL = "load@example.com"
 PASSWORD = "correct horse battery"
@@ -193,11 +193,11 @@ def load(base: str, token: str, path: str, args: argparse.Namespace) -> tuple[li
     return [ms for lat, _ in done for ms in lat], sum(err for _, err in done), wall
 
 
-def warm_up(base: str, token: str, workers: int, timeout: float) -> None:
+def warm_up(base: str, token: str, workers: int, timeout: float, paths: list[str]) -> None:
     """Every path, ``workers`` requests at once per path (each worker loads its modules and caches)."""
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for path in PATHS:
+        for path in paths:
             budget = Budget(workers, timeout)
             runs = [pool.submit(one_user, base, token, path, 1, budget, timeout) for _ in range(workers)]
             for run in runs:
@@ -212,8 +212,8 @@ def bench(backend: str, db: str, workers: int, generate: bool, folder: Path, arg
     for mode in args.cache_modes:
         print(f"  page cache {mode}")
         with serving(db, workers, folder / f"{backend}-{mode}.log", mode == "on") as base:
-            warm_up(base, token, workers, args.timeout)
-            for path in PATHS:
+            warm_up(base, token, workers, args.timeout, args.paths)
+            for path in args.paths:
                 if time.monotonic() > args.stop_at:
                     print(f"  {path}: skipped: the run passed --total-seconds {args.total_seconds:.0f}")
                     continue
@@ -262,9 +262,13 @@ def main() -> None:
     parser.add_argument("--backends", default="duckdb,postgres", help="comma-separated: duckdb, postgres")
     parser.add_argument("--duckdb", help="reuse this DuckDB store (with the demo company) instead of generating")
     parser.add_argument("--postgres", help="reuse this PostgreSQL store instead of a fresh database")
+    parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated paths to load")
     parser.add_argument("--cache", default="on,off", help="page cache modes to run, comma-separated: on, off")
     args = parser.parse_args()
     args.cache_modes = [m.strip() for m in args.cache.split(",") if m.strip()]
+    args.paths = [p.strip() for p in args.paths.split(",") if p.strip().startswith("/")]
+    if not args.paths:
+        parser.error(f"--paths: expected paths starting with / (got {args.paths!r})")
     if not args.cache_modes or set(args.cache_modes) - {"on", "off"}:
         parser.error(f"--cache: expected on, off or on,off (got {args.cache!r})")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]

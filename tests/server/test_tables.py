@@ -105,3 +105,17 @@ def test_a_recorded_time_in_the_users_words_and_iso_in_the_api() -> None:
     assert ">7 déc. 2026, 09:05 UTC</td>" in to_html(table, "fr", "EUR")
     assert ">Dec 7, 2026, 09:05 UTC</td>" in to_html(table, "en", "EUR")
     assert table.as_dict()["items"][0]["at"] == "2026-12-07T09:05:00"
+
+
+def test_an_amount_in_its_own_currency_in_one_cell() -> None:
+    table = Table(
+        "late",
+        "Late",
+        [Column("value", "Value", "money"), Column("currency", "Currency", shown=False)],
+        [{"value": 12500.0, "currency": "USD"}, {"value": 900.0, "currency": None}],
+    )
+    page = to_html(table, "fr", "EUR")
+    assert ">12\u202f500\u00a0$US</td>" in page and ">900\u00a0€</td>" in page  # no currency: the base one
+    assert ">Currency</th>" not in page
+    assert table.as_dict()["items"][0] == {"value": 12500.0, "currency": "USD"}  # the API keeps both
+    assert list(csv.reader(io.StringIO(to_csv(table).decode("utf-8-sig"))))[1] == ["12500.0", "USD"]

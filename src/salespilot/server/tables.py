@@ -22,7 +22,8 @@ from typing import Any
 from salespilot.safe_csv import safe_cell
 from salespilot.server import flags, formats
 
-UNITS = ("text", "count", "currency", "rate", "ratio", "days", "date", "datetime", "number", "flags", "period")
+UNITS = ("text", "count", "currency", "money", "rate", "ratio", "days", "date", "datetime", "number", "flags", "period")
+# "money": an amount in the currency of its row's ``currency`` (a deal's own), shown with it.
 # "flags": a list of flag codes; the API returns the list, the page its words (server/flags.py),
 # an export the codes joined by "; ". "period": a period label (2026-06, 2026-Q2); the page shows
 # it in words (juin 2026, T2 2026), the API and exports keep the label.
@@ -44,6 +45,7 @@ class Column:
     unit: str = "text"
     # codes -> the user's words for the page (server/words.py); the API and exports keep the codes
     words: Mapping[str, str] | None = None
+    shown: bool = True  # False: in the API and the exports only (a "money" column's currency)
 
 
 @dataclass
@@ -106,15 +108,19 @@ def to_html(
 ) -> str:
     """The table as HTML (numbers right-aligned, raw value in ``data-value``), with export links;
     ``folded``: the table is closed under that summary line until the user opens it."""
-    head = "".join(f'<th class="sp-u-{c.unit}">{html.escape(c.label)}</th>' for c in table.columns)
+    columns = [c for c in table.columns if c.shown]
+    head = "".join(f'<th class="sp-u-{c.unit}">{html.escape(c.label)}</th>' for c in columns)
     body = []
     for row in table.rows[:limit]:
         cells = []
-        for c in table.columns:
+        for c in columns:
             value = row.get(c.key)
             shown = _export(value, c.unit)
             raw = "" if shown is None else html.escape(str(plain(shown)))
-            text = html.escape(cell_text(value, c.unit, lang, currency, c.words))
+            if c.unit == "money":
+                text = html.escape(formats.money(value, lang, str(row.get("currency") or currency)))
+            else:
+                text = html.escape(cell_text(value, c.unit, lang, currency, c.words))
             cells.append(f'<td class="sp-u-{c.unit}" data-value="{raw}">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     links = ""
