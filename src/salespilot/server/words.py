@@ -85,8 +85,12 @@ VOCABULARIES: dict[str, dict[str, dict[str, str]]] = {
         "fr": {"en": "anglais", "fr": "français"},
     },
     "import_mapping": {
-        "en": {"automatic": "automatic"},
-        "fr": {"automatic": "automatique"},
+        "en": {"automatic": "automatic", "demo": "demo"},
+        "fr": {"automatic": "automatique", "demo": "démo"},
+    },
+    "import_table": {  # an import's table; the demo writes them all at once
+        "en": {"all": "every table"},
+        "fr": {"all": "toutes les tables"},
     },
     "column": {  # the canonical columns, as the rows behind a KPI show them
         "en": {

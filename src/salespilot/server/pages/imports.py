@@ -386,7 +386,7 @@ def build(q: PageQuery) -> View:
         f"{t['im_past']} ({total})",
         [
             Column("import_id", t["im_id"]),
-            Column("table", t["im_table"]),
+            Column("table", t["im_table"], words=words.of("import_table", q.lang)),
             Column("file", t["im_file"].split(" (")[0]),
             Column("mapping", t["im_mapping_used"], words=words.of("import_mapping", q.lang)),
             Column("finished_at", t["im_when"], "datetime"),
