@@ -44,3 +44,12 @@ def test_an_error_page_speaks_french(server: dict[str, Any]) -> None:
     page = get(server, "/funnel", "rep", grain="decade")
     assert page.status_code == 400
     assert "Paramètre grain : valeur attendue parmi month, quarter, year (reçu &#x27;decade&#x27;)." in page.text
+
+
+def test_a_rep_asking_the_planner_per_rep_is_told_why_in_their_language(server: dict[str, Any]) -> None:
+    page = get(server, "/planner", "rep", revenue="100000", rates="per-rep")
+    assert page.status_code == 400
+    assert "per-rep planifie une équipe à partir des taux de chacun de ses commerciaux" in page.text
+    assert 'name="rates"' in page.text  # the form again, the field marked
+    measured = get(server, "/planner", "rep", revenue="100000", rates="measured")
+    assert measured.status_code == 200, measured.text[:500]

@@ -39,6 +39,16 @@ FRENCH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"Paramètre \1 : taux attendu au-dessus de 0 et au plus 1, par exemple 0,25 (reçu \2).",
         ),
         (r"^Parameter (\w+): not a filter; expected one of (.+)\.$", r"Paramètre \1 : pas un filtre ; attendu : \2."),
+        (
+            r"^Parameter rates: per-rep plans a team from each of its reps' own rates, and a rep sees only their "
+            r"own: use measured\.$",
+            "Paramètre rates : per-rep planifie une équipe à partir des taux de chacun de ses commerciaux, et un "
+            "commercial ne voit que les siens : utilisez measured.",
+        ),
+        (
+            r"^Parameter rates: rates=per-rep needs active SDRs in the reps table; there are none\.$",
+            "Paramètre rates : rates=per-rep demande des SDR actifs dans la table reps ; il n'y en a aucun.",
+        ),
         (r"^Unknown KPI (.+) \(see /api/v1/kpis\)\.$", r"Indicateur inconnu \1 (voir /api/v1/kpis)."),
         (r"^Only an admin may open the (\w+) page\.$", r"Seul un administrateur peut ouvrir la page \1."),
         (r"^Only an admin may (.+)\.$", r"Seul un administrateur peut le faire (\1)."),

@@ -327,6 +327,13 @@ def _web(message: str) -> str:
     return _OPTION.sub(lambda m: m.group(1).replace("-", "_"), message)
 
 
+# per-rep averages the rates of the team's reps; a rep's own view holds one rep
+ALONE = (
+    "Parameter rates: per-rep plans a team from each of its reps' own rates, and a rep sees only their own: "
+    "use measured."
+)
+
+
 def make_plan(ws: Any, inputs: Inputs) -> Plan:
     """``Workspace.plan`` with these inputs; its refusals name the field (not the CLI option)."""
     if not inputs.planned:
@@ -537,6 +544,8 @@ def build(q: PageQuery) -> View:
     given = {k: v for k, v in params.items() if v.strip()}
     try:
         inputs = read(params)
+        if inputs.rates == "per-rep" and q.viewer.user.role == "rep":
+            raise PlanInputError("rates", ALONE)
         plan = make_plan(q.ws, inputs) if inputs.planned else None
     except PlanInputError as exc:
         said = html.escape(messages.text(str(exc), lang))
