@@ -46,7 +46,7 @@ def test_preview_tells_the_imports_rejects_and_warnings(db_url: str, tmp_path: P
         preview = ws.preview_file(path, table="opportunities")
         assert [r["opportunity_id"] for r in preview["rows"]] == ["O1", "O3", "O4"]
         assert [(p["row"], p["value"]) for p in preview["problems"]] == [(3, "abc"), (4, "O1")]
-        warned = {(w["column"], w["value"]): (w["rows"], w["row"]) for w in preview["warnings"]}
+        warned = {(w["column"], w["value"]): (w["rows"], w["first_row"]) for w in preview["warnings"]}
         assert warned == {("account_id", "A1"): (1, 2), ("account_id", "A2"): (2, 5), ("owner_id", "R7"): (2, 5)}
         assert ws.sql("SELECT count(*) FROM opportunities").column(0)[0].as_py() == 0
         done = ws.import_file(path, table="opportunities")

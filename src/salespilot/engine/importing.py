@@ -202,7 +202,7 @@ def preview_file(
         "rows_read": read,
         "rows": landed,
         "problems": problems,
-        "warnings": warnings,  # each unknown reference: column, value, rows, first row, reason
+        "warnings": warnings,  # each unknown reference: column, value, rows, first_row, reason
     }
 
 

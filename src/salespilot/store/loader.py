@@ -343,14 +343,14 @@ def preview_checks(store: Store, table: Table, rows: list[dict[str, Any]]) -> tu
             hits = where[value]
             warnings.append(
                 {
-                    "row": min(hits),
+                    "first_row": min(hits),
                     "column": column.name,
                     "value": str(value),
                     "rows": len(hits),
                     "reason": f"{column.name}: unknown {ref_table}.{ref_col} (row loaded anyway)",
                 }
             )
-    return rejects, sorted(warnings, key=lambda w: w["row"])
+    return rejects, sorted(warnings, key=lambda w: w["first_row"])
 
 
 def _eq(left: str, right: str, table: Table) -> str:

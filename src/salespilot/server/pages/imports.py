@@ -196,6 +196,22 @@ def _upload_form(q: PageQuery) -> str:
     )
 
 
+def warnings_table(t: dict[str, str], lang: str, title: str, rows: list[dict[str, Any]]) -> Table:
+    """The warnings of an import, or those its preview foresees: column, value, reason, rows, first row."""
+    return Table(
+        "warnings",
+        title,
+        [
+            Column("column", t["im_column"]),
+            Column("value", t["im_value"]),
+            Column("reason", t["im_reason"]),
+            Column("rows", t["im_rows_n"], "count"),
+            Column("first_row", t["im_first_row"]),
+        ],
+        [{**w, "reason": reasons.text(w.get("reason"), lang)} for w in rows],
+    )
+
+
 def _step(q: PageQuery, uploads: Uploads, upload: Upload, tables: list[Table]) -> str:
     """The mapping editor, the preview and the confirmation of one uploaded file."""
     t, csrf = q.t, html.escape(q.viewer.csrf or "")
@@ -260,18 +276,7 @@ def _step(q: PageQuery, uploads: Uploads, upload: Upload, tables: list[Table]) -
         ],
         [{**r, "reason": reasons.text(r.get("reason"), q.lang)} for r in preview["problems"]],
     )
-    warned = Table(
-        "warnings",
-        t["im_warned"],
-        [
-            Column("column", t["im_column"]),
-            Column("value", t["im_value"]),
-            Column("reason", t["im_reason"]),
-            Column("rows", t["im_rows_n"], "count"),
-            Column("row", t["im_first_row"]),
-        ],
-        [{**w, "reason": reasons.text(w.get("reason"), q.lang)} for w in preview["warnings"]],
-    )
+    warned = warnings_table(t, q.lang, t["im_warned"], preview["warnings"])
     tables += [preview_table, problems, warned]
     hidden = "".join(
         f'<input type="hidden" name="col.{html.escape(k)}" value="{html.escape(v)}">'
@@ -328,18 +333,7 @@ def _result(q: PageQuery, uploads: Uploads, import_id: int, tables: list[Table])
         ],
         shown,
     )
-    warnings = Table(
-        "warnings",
-        f"{t['im_warnings']} ({found['warnings']})",
-        [
-            Column("column", t["im_column"]),
-            Column("value", t["im_value"]),
-            Column("reason", t["im_reason"]),
-            Column("rows", t["im_rows_n"], "count"),
-            Column("first_row", t["im_first_row"]),
-        ],
-        [{**w, "reason": reasons.text(w.get("reason"), q.lang)} for w in warned],
-    )
+    warnings = warnings_table(t, q.lang, f"{t['im_warnings']} ({found['warnings']})", warned)
     tables += [counts, rejected, warnings]
     query = urlencode({"import": import_id})
     return (
