@@ -11,11 +11,17 @@ from typing import Any
 
 import salespilot
 from salespilot.engine.workspace import Workspace
+from salespilot.store.scope import ScopeLens
 
 
 def _figures(ws: Workspace) -> dict[str, Any]:
     durations = ws.stage_durations()
+    stuck = ws.stuck_deals()
+    scoped = ws.lensed(ScopeLens({sorted(str(r["owner"]) for r in stuck)[0]}))  # one rep: peers beyond their scope
     return {
+        "stuck_in_scope": scoped.stuck_deals(),
+        "cards_in_scope": scoped.reps(grain="month")["reps"],
+        "gaps_in_scope": scoped.rep_gaps()["reps"],
         "funnel": ws.funnel(grain="quarter", stages=True),
         "plan_measured": ws.plan(calls=1000, rates="measured"),
         "plan_per_rep": ws.plan(team=True, rates="per-rep"),
@@ -43,5 +49,6 @@ def test_duckdb_and_postgresql_agree(tmp_path: Path, new_postgres_db: Callable[[
     duck, pg = (_normal(f) for f in figures)
     assert duck["funnel"] and duck["durations"][0]["n"] > 0 and duck["stuck"]
     assert duck["losses"] and duck["qualification"]
+    assert duck["stuck_in_scope"] and {c["peers"] for c in duck["cards_in_scope"]} != {1}
     for name in duck:
         assert pg[name] == duck[name], name
