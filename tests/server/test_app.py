@@ -127,7 +127,7 @@ def test_parameters_are_validated_with_the_parameter_named(server: dict[str, Any
     page = _get(server, "/losses", role="rep", by="mood")
     assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")
     assert '<html lang="fr">' in page.text and "Cette page ne peut pas être affichée" in page.text
-    assert "Parameter by" in page.text and "Retour à la vue d&#x27;ensemble" in page.text
+    assert "Paramètre by : valeur attendue parmi" in page.text and "Retour à la vue d&#x27;ensemble" in page.text
     assert "This page cannot be shown" in _get(server, "/losses", by="mood").text
 
 
