@@ -28,7 +28,8 @@ def test_the_messages_a_page_shows_have_french_words() -> None:
         return Request({"type": "http", "query_string": query.encode(), "headers": [], "method": "GET", "path": "/"})
 
     cases = {
-        "grain=decade": "Paramètre grain : valeur attendue parmi month, quarter, year (reçu 'decade').",
+        "grain=decade": "Paramètre grain : valeur attendue parmi month (mois), quarter (trimestre), year (année) "
+        "(reçu 'decade').",
         "from=2026-13-01": "Paramètre from : date attendue au format AAAA-MM-JJ (reçu '2026-13-01').",
         "from=2026-06-01&to=2026-05-01": "Le paramètre to (2026-05-01) précède from (2026-06-01).",
     }
@@ -43,7 +44,7 @@ def test_the_messages_a_page_shows_have_french_words() -> None:
 def test_an_error_page_speaks_french(server: dict[str, Any]) -> None:
     page = get(server, "/funnel", "rep", grain="decade")
     assert page.status_code == 400
-    assert "Paramètre grain : valeur attendue parmi month, quarter, year (reçu &#x27;decade&#x27;)." in page.text
+    assert "Paramètre grain : valeur attendue parmi month (mois), quarter (trimestre), year (année)" in page.text
 
 
 def test_a_rep_asking_the_planner_per_rep_is_told_why_in_their_language(server: dict[str, Any]) -> None:

@@ -78,3 +78,22 @@ def test_the_data_codes_show_in_the_users_words(server: dict[str, Any]) -> None:
     assert head is not None and ">montant</th>" in head.group(1) and ">amount</th>" not in head.group(1)
     assert "Enregistrements comptés</dt><dd>Chiffre d" in rows
     assert re.search(r'data-value="2026-06">juin 2026</td>', rows)
+
+
+def test_the_tryouts_leftovers_are_in_french(server: dict[str, Any]) -> None:
+    """What a French tryout still found in English or as codes: chart labels, headings, the rows'
+    columns, role names, the team's note and period."""
+    from tests.server.page_helpers import get
+
+    pipeline = get(server, "/pipeline", "rep").text
+    chart = re.search(r"<svg[^>]*sp-chart-ranges.*?</svg>", pipeline, re.S)
+    assert chart is not None and "négociation" in chart.group(0) and ">negotiation<" not in chart.group(0)
+    losses = get(server, "/losses", "rep").text
+    assert "Affaires ouvertes à l&#x27;étape proposition ou au-delà" in losses
+    rows = get(server, "/kpi/revenue", "rep").text
+    head = re.search(r'data-table="rows"><thead>(.*?)</thead>', rows, re.S)
+    assert head is not None and "cycle_days" not in head.group(1) and "amount_base" not in head.group(1)
+    assert ">nouvelle affaire</td>" in rows or ">renouvellement</td>" in rows or ">vente additionnelle</td>" in rows
+    team = get(server, "/team", "rep").text
+    assert "tous les commerciaux du même rôle dans l&#x27;entreprise" in team and "Rôle :" in team
+    assert "(ae)" not in team and "(2026-06)" not in team

@@ -56,11 +56,15 @@ FRENCH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 
 
+# the grains a page offers, in the French of the filter bar (the value to type stays the code)
+GRAINS_FR = "month (mois), quarter (trimestre), year (année)"
+
+
 def text(message: str, lang: str) -> str:
     """``message`` in ``lang`` (the English where no translation is known)."""
     if lang != "fr":
         return message
     for pattern, french in FRENCH:
         if pattern.match(message):
-            return pattern.sub(french, message)
+            return pattern.sub(french, message).replace("month, quarter, year", GRAINS_FR)
     return message

@@ -245,7 +245,9 @@ def _retention(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: di
         if arpa_series:
             charts_html += f"<h2>{t['arpa_chart']}</h2>" + charts.line(labels, arpa_series, t["arpa_chart"], money)
     partial_periods = [r["period"] for r in table.rows if PARTIAL in r["flags"]]
-    notes = _skipped_notes(q, RETENTION, skipped) + [t["partial_period"].format(period=p) for p in partial_periods]
+    notes = _skipped_notes(q, RETENTION, skipped) + [
+        t["partial_period"].format(period=formats.label_words(str(p), lang)) for p in partial_periods
+    ]
     content = (
         '<section class="sp-section sp-customers-trends" id="trends">'
         + charts_html

@@ -209,7 +209,7 @@ def _forecast(q: PageQuery, horizon: str, by: str) -> tuple[str, list[Table], di
         "groups",
         t["groups"].format(by=t[f"by_{by}"]),
         [
-            Column(by, t[by]),
+            Column(by, t[by], words=q.ws.rep_names() if by == "rep" else None),
             Column("already_won", t["already_won"], "currency"),
             Column("open_deals", t["open_deals"], "count"),
             Column("expected", t["expected"], "currency"),

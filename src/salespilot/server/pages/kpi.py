@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -122,7 +122,8 @@ def build(q: PageQuery) -> View:
     except NoRowsBehind:  # a retention, a cohort: the figures without rows
         behind = {}
     found = list(behind.get("rows", []))
-    columns = [_column(k, found[0][k], lang) for k in found[0]] if found else []
+    reps = q.ws.rep_names() if found and ({"rep", "owner_id"} & set(found[0])) else {}
+    columns = [_column(k, found[0][k], lang, reps) for k in found[0]] if found else []
     rows_table = Table("rows", t["rows"], columns, found, total=behind.get("total"))
     if cohorts:
         chart = _cohort_chart(series, kpi.label(lang), lambda v: formats.value(v, unit, lang, q.currency), t, lang)
@@ -165,11 +166,21 @@ def build(q: PageQuery) -> View:
     return View(content, tables, {"kpi": name, "rows_of": behind.get("rows_of"), "grain": grain})
 
 
-def _column(key: str, sample: Any, lang: str) -> Column:
-    """A column of the rows behind a KPI, headed in the user's words, its codes shown as words."""
-    kinds = {"stage": "stage", "outcome": "outcome", "segment": "segment", "channel": "channel"}
+KINDS = {
+    "stage": "stage",
+    "outcome": "outcome",
+    "segment": "segment",
+    "channel": "channel",
+    "type": "deal_type",
+    "forecast_category": "forecast_category",
+}
+
+
+def _column(key: str, sample: Any, lang: str, reps: Mapping[str, str]) -> Column:
+    """A column of the rows behind a KPI, headed in the user's words, its codes shown as words
+    (reps by name)."""
     unit = "date" if isinstance(sample, dt.date) else "number" if isinstance(sample, float) else "text"
-    shown = words.of(kinds[key], lang) if key in kinds else None
+    shown = reps if key in ("rep", "owner_id") else words.of(KINDS[key], lang) if key in KINDS else None
     return Column(key, words.word("column", key, lang), unit, shown)
 
 

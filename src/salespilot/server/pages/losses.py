@@ -277,7 +277,7 @@ def _qualification(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
     stage = result.get("late_stage") or ""
     late = Table(
         "late",
-        t["late"].format(stage=stage),
+        t["late"].format(stage=words.word("stage", stage, q.lang)),
         [
             Column("opportunity_id", t["deal"]),
             Column("owner", t["owner"], words=q.ws.rep_names()),

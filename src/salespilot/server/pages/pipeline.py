@@ -52,7 +52,7 @@ def build(q: PageQuery) -> View:
     p75 = [s["median"] if s["p75"] is None else s["p75"] for s in stages]
     p90 = [low if s["p90"] is None else s["p90"] for s, low in zip(stages, p75, strict=True)]
     chart = charts.ranges(
-        [str(s["stage"]) for s in stages],
+        [words.word("stage", s["stage"], lang) for s in stages],
         [float(s["median"]) for s in stages],
         [float(v) for v in p75],
         [float(v) for v in p90],

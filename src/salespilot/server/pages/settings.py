@@ -219,6 +219,11 @@ def _options(
     )
 
 
+def _rep_words(ws: Workspace) -> dict[str, str]:
+    """A rep's option: their id and name (``R0014 · Vera Muller``); the id is what is stored."""
+    return {rep: f"{rep} · {name}" if name != rep else rep for rep, name in ws.rep_names().items()}
+
+
 def _period_key(period: str) -> tuple[str, str]:
     """Periods in time order: 2026-12 after 2026-Q3, FY2026 with 2026."""
     text = period.removeprefix("FY")
@@ -255,7 +260,8 @@ def _users(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: list
         f"{token}{_field(t['st_email'], 'email', 'email', ' required')}{_field(t['st_name'], 'name')}"
         f"{_field(t['st_password'], 'password', 'password', ' required minlength=10 autocomplete=new-password')}"
         f'<label>{t["st_role"]} <select name="role">{roles}</select></label>'
-        f'<label>{t["st_rep"]} <select name="rep_id">{_options(reps, None, t["st_none"])}</select></label>'
+        f'<label>{t["st_rep"]} <select name="rep_id">'
+        f"{_options(reps, None, t['st_none'], _rep_words(ws))}</select></label>"
         f'<label>{t["st_team"]} <select name="team">{_options(teams, None, t["st_none"])}</select></label>'
         f'<label>{t["st_language"]} <select name="language">{languages}</select></label>'
         f"<button>{t['st_add_button']}</button></form>"
@@ -314,7 +320,7 @@ def _targets(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: li
         f"{_options(names, 'revenue', None, kpi_words)}</select></label>"
         f"{_field(t['st_value'], 'value', 'number', ' required min=0 step=any')}"
         f"{_field(t['st_period'], 'period', 'text', ' required placeholder=2026-07')}"
-        f'<label>{t["st_rep"]} <select name="rep">{_options(reps, None, t["st_none"])}</select></label>'
+        f'<label>{t["st_rep"]} <select name="rep">{_options(reps, None, t["st_none"], _rep_words(ws))}</select></label>'
         f'<label>{t["st_team"]} <select name="team">{_options(teams, None, t["st_none"])}</select></label>'
         f"<button>{t['st_save']}</button></form>"
     )

@@ -48,7 +48,8 @@ TEXT = {
         "value": "Rep's value",
         "benchmark_value": "Top quartile's value",
         "contribution": "Part of the gap",
-        "scoped": "Ranks and the top quartile are among the reps you may see.",
+        "scoped": "You see your own scorecards; ranks, peers and the top quartile are among every rep "
+        "of the role in the company.",
         "m_calls": "Calls",
         "m_emails": "E-mails",
         "m_messages": "Messages",
@@ -87,7 +88,8 @@ TEXT = {
         "value": "Valeur du commercial",
         "benchmark_value": "Valeur du quartile supérieur",
         "contribution": "Part de l'écart",
-        "scoped": "Les rangs et le quartile supérieur portent sur les commerciaux que vous pouvez voir.",
+        "scoped": "Vous voyez vos propres fiches ; rangs, pairs et quartile supérieur portent sur tous les "
+        "commerciaux du même rôle dans l'entreprise.",
         "m_calls": "Appels",
         "m_emails": "E-mails",
         "m_messages": "Messages",
@@ -120,7 +122,7 @@ def _switch(q: PageQuery, role: str | None) -> str:
         else:
             target = urlencode(kept | ({"role": value} if value else {}))
             links.append(f'<a href="?{html.escape(target)}">{label}</a>')
-    return f'<p class="sp-switch" id="role">{q.t["role"]}: {" · ".join(links)}</p>'
+    return f'<p class="sp-switch" id="role">{q.t["role"]}{formats.colon(q.lang)}{" · ".join(links)}</p>'
 
 
 def _measure_form(q: PageQuery, names: list[str], chosen: str) -> str:
@@ -179,7 +181,7 @@ def _versus(q: PageQuery, result: dict[str, Any], measure: str, higher_is_better
     cells = [r["measures"][measure] for r in cards]
     table = Table(
         "versus",
-        t["versus_table"].format(measure=label) + (f" ({last})" if last else ""),
+        t["versus_table"].format(measure=label) + (f" ({formats.label_words(str(last), lang)})" if last else ""),
         [
             Column("rep", t["rep"]),
             Column("name", t["name"]),
@@ -199,7 +201,7 @@ def _versus(q: PageQuery, result: dict[str, Any], measure: str, higher_is_better
     )
     behind = [c["gap"] is not None and (c["gap"] < 0 if higher_is_better else c["gap"] > 0) for c in cells]
     chart = charts.bars(
-        [f"{r['name'] or r['rep']} ({r['role']})" for r in cards],
+        [f"{r['name'] or r['rep']} ({words.word('rep_role', r['role'], lang)})" for r in cards],
         [c["value"] for c in cells],
         t["versus"].format(measure=label) + (f" · {last}" if last else ""),
         lambda v: formats.value(v, unit, lang, q.currency),
@@ -289,7 +291,7 @@ def _gaps(q: PageQuery, role: str | None) -> tuple[str, list[Table], dict[str, A
     )
     ordered = sorted(reps, key=lambda r: (r["gap"], r["rep"]))
     chart = charts.bars(
-        [f"{r['name'] or r['rep']} ({r['role']})" for r in ordered],
+        [f"{r['name'] or r['rep']} ({words.word('rep_role', r['role'], lang)})" for r in ordered],
         [r["gap"] for r in ordered],
         t["gaps_chart"],
         lambda v: formats.compact_money(v, lang, q.currency),
@@ -324,7 +326,7 @@ def build(q: PageQuery) -> View:
     span = " – ".join(formats.date(formats.day(d), lang) for d in (result["start"], result["end"]) if d)
     note = f'<p class="sp-note" id="team-span">{html.escape(span)}</p>'
     if scoped:
-        note += f'<p class="sp-note" id="team-scoped">{t["scoped"]}</p>'
+        note += f'<p class="sp-note" id="team-scoped">{html.escape(t["scoped"])}</p>'
     fold = f"{t['scorecards']} ({formats.number(len(scorecards.rows), lang)})"
     content = (
         _switch(q, role)
