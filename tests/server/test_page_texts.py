@@ -71,6 +71,8 @@ def test_the_data_codes_show_in_the_users_words(server: dict[str, Any]) -> None:
     shown = set(re.findall(r'<td class="sp-u-text" data-value="(?:commit|best_case|pipeline)">([^<]+)</td>', page))
     assert shown and shown <= {"engagé", "meilleur cas", "pipeline"}
     assert 'id="fx-note">Les affaires ouvertes sont valorisées au dernier taux de change' in page
+    assert 'id="learnt-here">Appris sur les seules affaires de cette vue' in page  # a rep's forecast
+    assert 'id="learnt-here"' not in get(server, "/forecast").text  # the company's, unfiltered
     stages = get(server, "/pipeline", "rep").text
     assert ">négociation</td>" in stages or ">proposition</td>" in stages
     rows = get(server, "/kpi/revenue", "rep").text

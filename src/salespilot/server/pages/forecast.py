@@ -37,7 +37,9 @@ TEXT = {
         "by": "Per",
         "by_rep": "rep",
         "by_team": "team",
-        "bookings": "Bookings from {start} to {end}, as of {now}",
+        "bookings": "Bookings from {start} to {end} (data up to {now})",
+        "learnt_here": "Learnt from the deals in this view only (your scope and the filters): a rep's figures "
+        "here differ from their row of the company's forecast by rep, which learns from every deal.",
         "expected": "Expected",
         "range": "P10 – P90",
         "already_won": "Already won",
@@ -93,7 +95,10 @@ TEXT = {
         "by": "Par",
         "by_rep": "commercial",
         "by_team": "équipe",
-        "bookings": "Signatures du {start} au {end}, au {now}",
+        "bookings": "Signatures du {start} au {end} (données jusqu'au {now})",
+        "learnt_here": "Appris sur les seules affaires de cette vue (votre périmètre et les filtres) : les chiffres "
+        "d'un commercial ici diffèrent de sa ligne dans la prévision de l'entreprise par commercial, qui apprend "
+        "de toutes les affaires.",
         "expected": "Attendu",
         "range": "P10 – P90",
         "already_won": "Déjà gagné",
@@ -190,6 +195,8 @@ def _forecast(q: PageQuery, horizon: str, by: str) -> tuple[str, list[Table], di
         lambda v: formats.compact_money(v, lang, cur),
     )
     notes = "".join(f'<p class="sp-note sp-flag">{html.escape(flag_words(f, lang))}</p>' for f in result["flags"])
+    if q.filters.dims or q.viewer.user.role in ("rep", "manager"):
+        notes += f'<p class="sp-note" id="learnt-here">{html.escape(t["learnt_here"])}</p>'
     history = t["history"].format(
         n=formats.number(result["closed_deals"], lang), sims=formats.number(result["simulations"], lang)
     )
