@@ -57,9 +57,6 @@ TEXT = {
         "m_demos": "Demos",
         "m_proposals": "Proposals",
         "m_call_to_lead": "Call to lead rate",
-        "role_sdr": "SDR",
-        "role_ae": "account executive",
-        "role_am": "account manager",
     },
     "fr": {
         "role": "Rôle",
@@ -97,9 +94,6 @@ TEXT = {
         "m_demos": "Démonstrations",
         "m_proposals": "Propositions",
         "m_call_to_lead": "Taux d'appel en lead",
-        "role_sdr": "SDR",
-        "role_ae": "commercial grands comptes",
-        "role_am": "gestionnaire de comptes",
     },
 }
 
@@ -115,7 +109,7 @@ def _measure(q: PageQuery, name: str) -> tuple[str, str]:
 def _switch(q: PageQuery, role: str | None) -> str:
     kept = {k: v for k, v in q.params.items() if k not in ("role", "measure")}
     links = []
-    for value, text in ((None, q.t["all_roles"]), *((r, q.t[f"role_{r}"]) for r in ROLES)):
+    for value, text in ((None, q.t["all_roles"]), *((r, words.word("rep_role", r, q.lang)) for r in ROLES)):
         label = html.escape(text)
         if value == role:
             links.append(f'<strong aria-current="true">{label}</strong>')
