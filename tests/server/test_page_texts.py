@@ -99,3 +99,15 @@ def test_the_tryouts_leftovers_are_in_french(server: dict[str, Any]) -> None:
     team = get(server, "/team", "rep").text
     assert "tous les commerciaux du même rôle dans l&#x27;entreprise" in team and "Rôle :" in team
     assert "(ae)" not in team and "(2026-06)" not in team
+
+
+def test_revenue_retention_reads_as_a_percentage(server: dict[str, Any]) -> None:
+    """NRR and GRR (ratios: 1.05 is 105 %) are shown as percentages, as the other rates of the page
+    and their 100 % reference line; the API keeps the ratio."""
+    from tests.server.page_helpers import page_view
+
+    view = page_view(server, "customers")
+    columns = {c["key"]: c["unit"] for t in view["tables"] for c in t["columns"]}
+    assert columns["net_revenue_retention"] == columns["gross_revenue_retention"] == "rate"
+    values = [r["net_revenue_retention"] for t in view["tables"] for r in t["items"] if r.get("net_revenue_retention")]
+    assert values and all(0.3 < v < 3 for v in values)  # the ratio itself, not a percentage

@@ -196,8 +196,8 @@ def _retention(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: di
             Column("renewal_rate_by_value", t["by_value"], "rate"),
             Column("logo_retention", cat["logo_retention"].label(lang), "rate"),
             Column("churned", t["churned"], "count"),
-            Column("net_revenue_retention", cat["net_revenue_retention"].label(lang), "ratio"),
-            Column("gross_revenue_retention", cat["gross_revenue_retention"].label(lang), "ratio"),
+            Column("net_revenue_retention", cat["net_revenue_retention"].label(lang), "rate"),  # 1.05 as 105 %
+            Column("gross_revenue_retention", cat["gross_revenue_retention"].label(lang), "rate"),
             Column("arpa", cat["arpa"].label(lang), "currency"),
             Column("active_customers", t["active"], "count"),
             Column("flags", t["flags"], "flags"),
@@ -230,7 +230,6 @@ def _retention(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: di
     charts_html = ""
     if labels:
         pct = partial(formats.percent, lang=lang)
-        ratio = partial(formats.number, lang=lang, decimals=2)
         money = partial(formats.money, lang=lang, currency=q.currency)
         rates = series("renewal_rate", "logo_retention")
         revenue = series("net_revenue_retention", "gross_revenue_retention")
@@ -240,7 +239,7 @@ def _retention(q: PageQuery, found: dict[str, list[dict[str, Any]]], skipped: di
         if revenue:
             full = [1.0] * len(labels)
             charts_html += f"<h2>{t['revenue_chart']}</h2>" + charts.line(
-                labels, revenue, t["revenue_chart"], ratio, full, reference_label=t["full"]
+                labels, revenue, t["revenue_chart"], pct, full, reference_label=t["full"]
             )
         if arpa_series:
             charts_html += f"<h2>{t['arpa_chart']}</h2>" + charts.line(labels, arpa_series, t["arpa_chart"], money)
