@@ -39,8 +39,8 @@ def peers_store(store: Any) -> Any:
 
 def narrowed(store: Any) -> bool:
     """Whether ``store`` shows fewer reps than its peers view (a scope, a rep or team filter)."""
-    return peers_store(store) is not store and any(
-        isinstance(lens, ScopeLens) or (isinstance(lens, SliceLens) and (lens.rep or lens.team))
+    return any(
+        isinstance(lens, ScopeLens) or (isinstance(lens, SliceLens) and bool(lens.rep or lens.team))
         for lens in lenses_of(store)
     )
 

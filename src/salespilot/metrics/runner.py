@@ -269,14 +269,14 @@ class Runner:
                 why = self._hidden_reason(kpi)
                 if why is not None:  # e.g. costs in a rep's scope: no value, not a 0
                     row.update(value=None, reason=why, ci_low=None, ci_high=None)
-                if earlier is not None:
-                    row.update(self._growth(kpi, computed, past, combo, earlier, data_start, row["value"], cal))
-                if why is not None and earlier is not None:
+                no_value = why is not None or (unattributable and None in combo)
+                if earlier is not None and no_value:  # nothing to set against the earlier periods
                     row.update(dict.fromkeys(GROWTH))
+                elif earlier is not None:
+                    row.update(self._growth(kpi, computed, past, combo, earlier, data_start, row["value"], cal))
                 if unattributable and None in combo:
                     dim = query.by[combo.index(None)]
                     row.update(
-                        dict.fromkeys(GROWTH),
                         value=None,
                         ci_low=None,
                         ci_high=None,

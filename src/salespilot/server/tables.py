@@ -86,6 +86,8 @@ def cell_text(value: Any, unit: str, lang: str, currency: str, words: Mapping[st
         return words.get(value, value)
     if unit == "period" and isinstance(value, str):
         return formats.label_words(value, lang)
+    if unit == "money" and isinstance(value, int | float):
+        return formats.money(value, lang, currency)
     if unit == "datetime" and isinstance(value, dt.datetime):
         return formats.moment(value, lang)
     if unit == "date" and isinstance(value, dt.date):
@@ -117,10 +119,8 @@ def to_html(
             value = row.get(c.key)
             shown = _export(value, c.unit)
             raw = "" if shown is None else html.escape(str(plain(shown)))
-            if c.unit == "money":
-                text = html.escape(formats.money(value, lang, str(row.get("currency") or currency)))
-            else:
-                text = html.escape(cell_text(value, c.unit, lang, currency, c.words))
+            own = str(row.get("currency") or currency) if c.unit == "money" else currency  # a deal's currency
+            text = html.escape(cell_text(value, c.unit, lang, own, c.words))
             cells.append(f'<td class="sp-u-{c.unit}" data-value="{raw}">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     links = ""

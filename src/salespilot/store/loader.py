@@ -96,12 +96,11 @@ class Loader:
         if has_duplicates:
             s.execute(
                 f"""INSERT INTO {PROBLEMS}
-                SELECT d._row, ?, d._key,
-                    'duplicate key (' || ? || ') already given at row ' || CAST(d._first AS VARCHAR)
+                SELECT d._row, ?, d._key, ? || CAST(d._first AS VARCHAR)
                 FROM (SELECT s._row, min(s._row) OVER (PARTITION BY {keys}) AS _first, {key_text} AS _key
                       FROM {STAGE} s) d
                 WHERE d._row <> d._first""",
-                [", ".join(t.key), ", ".join(t.key)],
+                [", ".join(t.key), duplicate_reason(t, "")],
             )
             s.execute(
                 f"DELETE FROM {STAGE} WHERE _row IN "
@@ -128,7 +127,7 @@ class Loader:
                   AND NOT EXISTS (SELECT 1 FROM {quote_ident(ref_table)} r
                                   WHERE r.{quote_ident(ref_col)} = s.{col}){self_ref}
                 GROUP BY s.{col}""",
-                [name, f"{name}: unknown {ref_table}.{ref_col} (row loaded anyway)"],
+                [name, unknown_reason(name, ref)],
             )
 
         # 3. classify: insert (key not in the table), update (a value differs) or same.
@@ -290,6 +289,16 @@ def next_import_id(store: Store) -> int:
     return int(store.scalar("SELECT coalesce(max(import_id), 0) + 1 FROM imports"))
 
 
+def duplicate_reason(table: Table, first: object) -> str:
+    """Why a row repeating a key is rejected (``first``: the row that gave it, "" for SQL to append)."""
+    return f"duplicate key ({', '.join(table.key)}) already given at row {first}"
+
+
+def unknown_reason(column: str, reference: str) -> str:
+    """Why a row referring to an unknown row is warned about (``reference``: ``reps.rep_id``)."""
+    return f"{column}: unknown {reference} (row loaded anyway)"
+
+
 def preview_checks(store: Store, table: Table, rows: list[dict[str, Any]]) -> tuple[list[Row], list[Row]]:
     """What ``finish`` would reject and warn about in ``rows`` (a file's first rows, converted,
     with their ``_row``), read-only: the rows repeating a key given above them (rejected, the first
@@ -306,7 +315,7 @@ def preview_checks(store: Store, table: Table, rows: list[dict[str, Any]]) -> tu
                     "row": row["_row"],
                     "column": ", ".join(table.key),
                     "value": ", ".join(str(v) for v in key if v is not None),
-                    "reason": f"duplicate key ({', '.join(table.key)}) already given at row {first[key]}",
+                    "reason": duplicate_reason(table, first[key]),
                 }
             )
         else:
@@ -347,7 +356,7 @@ def preview_checks(store: Store, table: Table, rows: list[dict[str, Any]]) -> tu
                     "column": column.name,
                     "value": str(value),
                     "rows": len(hits),
-                    "reason": f"{column.name}: unknown {ref_table}.{ref_col} (row loaded anyway)",
+                    "reason": unknown_reason(column.name, column.references),
                 }
             )
     return rejects, sorted(warnings, key=lambda w: w["first_row"])

@@ -11,6 +11,7 @@ A page may add routes of its own (forms that write) with ``routes(app, ctx)``.
 
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,11 @@ class PageQuery:
     @property
     def t(self) -> dict[str, str]:
         return self.viewer.t
+
+    @functools.cached_property
+    def rep_names(self) -> dict[str, str]:
+        """The reps the user may see, id -> name: read once per page, however many tables show reps."""
+        return self.ws.rep_names()
 
     def export(self, table: str, page: str) -> str:
         return f"/export/{page}/{table}"

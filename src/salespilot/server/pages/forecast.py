@@ -216,7 +216,7 @@ def _forecast(q: PageQuery, horizon: str, by: str) -> tuple[str, list[Table], di
         "groups",
         t["groups"].format(by=t[f"by_{by}"]),
         [
-            Column(by, t[by], words=q.ws.rep_names() if by == "rep" else None),
+            Column(by, t[by], words=q.rep_names if by == "rep" else None),
             Column("already_won", t["already_won"], "currency"),
             Column("open_deals", t["open_deals"], "count"),
             Column("expected", t["expected"], "currency"),
@@ -231,7 +231,7 @@ def _forecast(q: PageQuery, horizon: str, by: str) -> tuple[str, list[Table], di
         t["deal_table"],
         [
             Column("opportunity_id", t["deal"]),
-            Column("owner", t["owner"], words=q.ws.rep_names()),
+            Column("owner", t["owner"], words=q.rep_names),
             Column("stage", t["stage"], words=words.of("stage", lang)),
             Column("segment", t["segment"], words=words.of("segment", lang)),
             Column("value", t["value"], "currency"),

@@ -22,9 +22,6 @@ TEXT = {
         "no_rows": "none: this KPI is computed from several tables at once (customers, contracts, cohorts), "
         "so no single list of records adds up to it",
         "by_grain": "Shown by {grain}: this KPI is only defined by {grains}.",
-        "grain_month": "month",
-        "grain_quarter": "quarter",
-        "grain_year": "year",
         "grain_week": "week",
         "grain_all": "the whole range",
         "or": "or",
@@ -53,9 +50,6 @@ TEXT = {
         "no_rows": "aucun : cet indicateur est calculé sur plusieurs tables à la fois (clients, contrats, "
         "cohortes), aucune liste unique d'enregistrements ne s'additionne pour le donner",
         "by_grain": "Affiché par {grain} : cet indicateur n'est défini que par {grains}.",
-        "grain_month": "mois",
-        "grain_quarter": "trimestre",
-        "grain_year": "année",
         "grain_week": "semaine",
         "grain_all": "toute la période",
         "or": "ou",
@@ -122,7 +116,7 @@ def build(q: PageQuery) -> View:
     except NoRowsBehind:  # a retention, a cohort: the figures without rows
         behind = {}
     found = list(behind.get("rows", []))
-    reps = q.ws.rep_names() if found and ({"rep", "owner_id"} & set(found[0])) else {}
+    reps = q.rep_names if found and ({"rep", "owner_id"} & set(found[0])) else {}
     columns = [_column(k, found[0][k], lang, reps) for k in found[0]] if found else []
     rows_table = Table("rows", t["rows"], columns, found, total=behind.get("total"))
     if cohorts:
@@ -212,8 +206,11 @@ def _grain(allowed: tuple[str, ...] | None, asked: str, t: dict[str, str]) -> tu
     choices = [g for g in allowed if g in order]
     # the nearest grain, the coarser of two as near (a month asked of a yearly KPI: the year)
     grain = min(choices, key=lambda g: (abs(order.index(g) - order.index(asked)), -order.index(g)))
-    words = f" {t['or']} ".join(t.get(f"grain_{g}", g) for g in allowed)
-    return grain, t["by_grain"].format(grain=t.get(f"grain_{grain}", grain), grains=words)
+
+    def named(g: str) -> str:  # month, quarter, year: the filter bar's words (layout.TEXT)
+        return t.get(f"grain_{g}") or t.get(g, g)
+
+    return grain, t["by_grain"].format(grain=named(grain), grains=f" {t['or']} ".join(named(g) for g in allowed))
 
 
 PAGE = Page(

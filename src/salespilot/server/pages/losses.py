@@ -265,7 +265,7 @@ def _qualification(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
         "by_rep",
         t["by_rep_table"],
         [
-            Column("rep", t["by_rep"].capitalize(), words=q.ws.rep_names()),
+            Column("rep", t["by_rep"].capitalize(), words=q.rep_names),
             Column("opportunities", t["opportunities"], "count"),
             Column("fully_qualified", t["fully_qualified"], "count"),
             Column("share", t["share"], "rate"),
@@ -280,7 +280,7 @@ def _qualification(q: PageQuery) -> tuple[str, list[Table], dict[str, Any]]:
         t["late"].format(stage=words.word("stage", stage, q.lang)),
         [
             Column("opportunity_id", t["deal"]),
-            Column("owner", t["owner"], words=q.ws.rep_names()),
+            Column("owner", t["owner"], words=q.rep_names),
             Column("stage", t["stage"], words=words.of("stage", q.lang)),
             Column("value", t["value"], "money"),
             Column("currency", t["currency"], shown=False),

@@ -77,7 +77,7 @@ def build(q: PageQuery) -> View:
         f"{t['stuck']} ({len(stuck)})",
         [
             Column("opportunity_id", t["deal"]),
-            Column("owner", t["owner"], words=q.ws.rep_names()),
+            Column("owner", t["owner"], words=q.rep_names),
             Column("stage", t["stage"], words=words.of("stage", lang)),
             Column("days_in_stage", t["in_stage"], "days"),
             Column("threshold_days", t["threshold"], "days"),

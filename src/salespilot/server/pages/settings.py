@@ -219,11 +219,6 @@ def _options(
     )
 
 
-def _rep_words(ws: Workspace) -> dict[str, str]:
-    """A rep's option: their id and name (``R0014 · Vera Muller``); the id is what is stored."""
-    return {rep: f"{rep} · {name}" if name != rep else rep for rep, name in ws.rep_names().items()}
-
-
 def _period_key(period: str) -> tuple[str, str]:
     """Periods in time order: 2026-12 after 2026-Q3, FY2026 with 2026."""
     text = period.removeprefix("FY")
@@ -236,7 +231,7 @@ def _field(label: str, name: str, kind: str = "text", extra: str = "") -> str:
     return f'<label>{label} <input name="{name}" type="{kind}"{extra}></label>'
 
 
-def _users(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: list[str]) -> tuple[str, Table]:
+def _users(q: PageQuery, ws: Workspace, token: str, reps: Mapping[str, str], teams: list[str]) -> tuple[str, Table]:
     t = q.t
     users = [u.as_dict() for u in ws.users()]
     table = Table(
@@ -261,7 +256,7 @@ def _users(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: list
         f"{_field(t['st_password'], 'password', 'password', ' required minlength=10 autocomplete=new-password')}"
         f'<label>{t["st_role"]} <select name="role">{roles}</select></label>'
         f'<label>{t["st_rep"]} <select name="rep_id">'
-        f"{_options(reps, None, t['st_none'], _rep_words(ws))}</select></label>"
+        f"{_options(list(reps), None, t['st_none'], reps)}</select></label>"
         f'<label>{t["st_team"]} <select name="team">{_options(teams, None, t["st_none"])}</select></label>'
         f'<label>{t["st_language"]} <select name="language">{languages}</select></label>'
         f"<button>{t['st_add_button']}</button></form>"
@@ -286,7 +281,7 @@ def _users(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: list
     return html_part, table
 
 
-def _targets(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: list[str]) -> tuple[str, Table]:
+def _targets(q: PageQuery, ws: Workspace, token: str, reps: Mapping[str, str], teams: list[str]) -> tuple[str, Table]:
     t, p = q.t, q.params
     period, metric, scope = (p.get(k) or None for k in ("period", "metric", "scope"))
     rows = ws.targets(period=period, metric=metric, scope=scope)
@@ -320,7 +315,7 @@ def _targets(q: PageQuery, ws: Workspace, token: str, reps: list[str], teams: li
         f"{_options(names, 'revenue', None, kpi_words)}</select></label>"
         f"{_field(t['st_value'], 'value', 'number', ' required min=0 step=any')}"
         f"{_field(t['st_period'], 'period', 'text', ' required placeholder=2026-07')}"
-        f'<label>{t["st_rep"]} <select name="rep">{_options(reps, None, t["st_none"], _rep_words(ws))}</select></label>'
+        f'<label>{t["st_rep"]} <select name="rep">{_options(list(reps), None, t["st_none"], reps)}</select></label>'
         f'<label>{t["st_team"]} <select name="team">{_options(teams, None, t["st_none"])}</select></label>'
         f"<button>{t['st_save']}</button></form>"
     )
@@ -356,7 +351,7 @@ def _settings(q: PageQuery, ws: Workspace, token: str) -> tuple[str, Table]:
         f'<input type="hidden" name="name" value="{html.escape(i["name"])}">'
         f'<input id="setting-{html.escape(i["name"])}" name="value" value="{html.escape(i["value"])}">'
         f"<button>{t['st_save']}</button></form></td>"
-        f'<td class="sp-note">{html.escape(meaning(i, q.lang))} '
+        f'<td class="sp-note">{html.escape(i["description"])} '
         f"({t['st_default']}{formats.colon(q.lang)}{html.escape(i['default'] or '–')})</td></tr>"
         for i in items
     )
@@ -372,8 +367,9 @@ def build(q: PageQuery) -> View:
     token = f'<input type="hidden" name="csrf" value="{html.escape(q.viewer.csrf or "")}">'
     notice = notices.html_of(notices.decode(q.viewer.csrf, q.params.get("notice")))
     with q.ctx.writer(q.viewer.user, "manage users") as ws:
-        reps_rows = ws.sql("SELECT rep_id, team FROM reps ORDER BY rep_id").to_pylist()
-        reps = [str(r["rep_id"]) for r in reps_rows]
+        reps_rows = ws.sql("SELECT rep_id, name, team FROM reps ORDER BY rep_id").to_pylist()
+        # each rep's option: id and name (R0014 · Vera Muller); the id is what is stored
+        reps = {str(r["rep_id"]): " · ".join(str(v) for v in (r["rep_id"], r["name"]) if v) for r in reps_rows}
         teams = sorted({str(r["team"]) for r in reps_rows if r["team"] is not None})
         users_html, users = _users(q, ws, token, reps, teams)
         targets_html, targets = _targets(q, ws, token, reps, teams)
